@@ -1,0 +1,32 @@
+/**
+ * The HTTP application: middleware in the order that gives the contract's behaviour, then
+ * the route modules, each of which reads like its section of ../shared/CONTRACT.md.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./context";
+import { cors } from "./http/cors";
+import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
+import { requestContext } from "./http/request-context";
+import { parseJsonBody } from "./http/validation";
+import { healthRoutes } from "./routes/health";
+import { testSupportRoutes } from "./routes/test-support";
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  // Order matters: the request id and log line wrap everything; CORS wraps every answer,
+  // errors included; a malformed body is refused (422) before authentication, as upstream.
+  app.use(requestContext);
+  app.use(async (c, next) => (c.var.config ? cors(c, next) : next()));
+  app.use(parseJsonBody);
+
+  app.route("/", healthRoutes);
+
+  app.route("/", testSupportRoutes);
+
+  app.notFound(notFoundOrMethodNotAllowed(app));
+  app.onError(handleError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "./config";
+
+const base = {
+  ENV: "production",
+  DATABASE_URL: "postgres://u:p@db:5432/braumchat",
+  JWT_SECRET: "x".repeat(32),
+  UPSTASH_REDIS_REST_URL: "http://bridge:8079",
+  UPSTASH_REDIS_REST_TOKEN: "token",
+};
+
+function problems(env: Record<string, unknown>) {
+  const result = parseConfig(env);
+  return result.ok ? [] : result.problems.map((p) => `${p.setting} ${p.message}`);
+}
+
+describe("parseConfig", () => {
+  it("applies the contract's defaults", () => {
+    const result = parseConfig(base);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.jwt.accessTtlSeconds).toBe(15 * 60);
+    expect(result.config.jwt.refreshTtlSeconds).toBe(7 * 86_400);
+    expect(result.config.corsOrigins).toEqual(["http://localhost:3000"]);
+    expect(result.config.session).toEqual({
+      requireSessionClaim: true,
+      touchEnabled: true,
+      touchTtlSeconds: 300,
+    });
+    expect(result.config.metricsEnabled).toBe(true);
+    expect(result.config.store.keyPrefix).toBe("");
+  });
+
+  it("defaults ENV to production, where a store is required", () => {
+    expect(problems({ ...base, ENV: undefined, UPSTASH_REDIS_REST_URL: undefined })).toEqual([
+      "UPSTASH_REDIS_REST_URL is required when ENV is production (the in-memory store is for development only)",
+    ]);
+  });
+
+  it("names each missing or invalid setting", () => {
+    expect(problems({ ENV: "test" })).toEqual([
+      "DATABASE_URL is required (a postgres:// URL)",
+      "JWT_SECRET is required",
+    ]);
+    expect(problems({ ...base, DATABASE_URL: "mysql://x" })).toEqual([
+      "DATABASE_URL must be a postgres:// or postgresql:// URL",
+    ]);
+    expect(problems({ ...base, ACCESS_TOKEN_EXPIRES_MINUTES: "soon" })[0]).toMatch(
+      /^ACCESS_TOKEN_EXPIRES_MINUTES /,
+    );
+    expect(problems({ ...base, REQUIRE_SESSION_CLAIM: "maybe" })[0]).toMatch(/^REQUIRE_SESSION_CLAIM /);
+    expect(problems({ ...base, JWT_ALGORITHM: "none" })).toEqual(["JWT_ALGORITHM only HS256 is supported"]);
+    expect(problems({ ...base, UPSTASH_REDIS_REST_TOKEN: "" })).toEqual([
+      "UPSTASH_REDIS_REST_TOKEN is required when UPSTASH_REDIS_REST_URL is set",
+    ]);
+  });
+
+  it("requires a 32-byte JWT secret outside development only", () => {
+    expect(problems({ ...base, JWT_SECRET: "x".repeat(31) })).toEqual([
+      "JWT_SECRET must be at least 32 bytes when ENV is production",
+    ]);
+    expect(problems({ ...base, ENV: "development", JWT_SECRET: "short" })).toEqual([]);
+    // Bytes, not characters: 16 two-byte characters are 32 bytes.
+    expect(problems({ ...base, JWT_SECRET: "é".repeat(16) })).toEqual([]);
+  });
+
+  it("reads booleans, numbers and comma lists as the original does", () => {
+    const result = parseConfig({
+      ...base,
+      SESSION_TOUCH_ENABLED: "off",
+      REQUIRE_SESSION_CLAIM: false,
+      ACCESS_TOKEN_EXPIRES_MINUTES: 30,
+      CORS_ORIGINS: " http://a.example , http://b.example,, ",
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.session.touchEnabled).toBe(false);
+    expect(result.config.session.requireSessionClaim).toBe(false);
+    expect(result.config.jwt.accessTtlSeconds).toBe(1800);
+    expect(result.config.corsOrigins).toEqual(["http://a.example", "http://b.example"]);
+  });
+
+  it("treats an empty CORS_ORIGINS as the default", () => {
+    const result = parseConfig({ ...base, CORS_ORIGINS: "" });
+    expect(result.ok && result.config.corsOrigins).toEqual(["http://localhost:3000"]);
+  });
+});

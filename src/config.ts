@@ -1,0 +1,168 @@
+/**
+ * Settings: the one place that reads the Worker's environment.
+ *
+ * Every setting is validated once per isolate (the result is cached per env object) and the
+ * rest of the code only ever sees the typed `Config`. A bad or missing setting never crashes
+ * the isolate — a crash would only turn into a restart loop with the same environment — so
+ * `loadConfig` returns the problems instead, and the app answers 503 naming them (and logs
+ * them once) until the operator fixes the environment.
+ *
+ * Each setting is documented in .dev.vars.example.
+ */
+import { z } from "zod";
+
+/** Worker vars may arrive as strings, numbers or booleans (wrangler.toml [vars]); settle on strings. */
+const text = (value: unknown) =>
+  typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+/** An empty value means "not set", as in a .env file with `KEY=`. */
+const optionalText = (value: unknown) => {
+  const v = text(value);
+  return typeof v === "string" && v.trim() === "" ? undefined : v;
+};
+
+const flag = (fallback: boolean) => z.preprocess(optionalText, z.stringbool().default(fallback));
+const integer = (fallback: number, min: number, max: number) =>
+  z.preprocess(optionalText, z.coerce.number().int().min(min).max(max).default(fallback));
+const optionalUrl = z.preprocess(optionalText, z.url({ protocol: /^https?$/ }).optional());
+
+const DEFAULT_CORS_ORIGINS = ["http://localhost:3000"];
+
+const environmentSchema = z
+  .object({
+    ENV: z.preprocess(optionalText, z.enum(["development", "test", "production"]).default("production")),
+    DATABASE_URL: z.preprocess(
+      optionalText,
+      z
+        .string({ error: "is required (a postgres:// URL)" })
+        .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL"),
+    ),
+    DB_CONNECT_TIMEOUT_SECONDS: integer(5, 1, 60),
+    UPSTASH_REDIS_REST_URL: optionalUrl,
+    UPSTASH_REDIS_REST_TOKEN: z.preprocess(optionalText, z.string().optional()),
+    STORE_KEY_PREFIX: z.preprocess(optionalText, z.string().max(64).default("")),
+    STORE_TIMEOUT_MS: integer(1500, 50, 30_000),
+    JWT_SECRET: z.preprocess(optionalText, z.string({ error: "is required" })),
+    JWT_ALGORITHM: z.preprocess(
+      optionalText,
+      z.literal("HS256", { error: "only HS256 is supported" }).default("HS256"),
+    ),
+    ACCESS_TOKEN_EXPIRES_MINUTES: integer(15, 1, 24 * 60),
+    REFRESH_TOKEN_EXPIRES_DAYS: integer(7, 1, 365),
+    CORS_ORIGINS: z.preprocess(optionalText, z.string().optional()),
+    REQUIRE_SESSION_CLAIM: flag(true),
+    SESSION_TOUCH_ENABLED: flag(true),
+    SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
+    METRICS_ENABLED: flag(true),
+    LOG_LEVEL: z.preprocess(optionalText, z.enum(["debug", "info", "warn", "error"]).default("info")),
+  })
+  .superRefine((env, ctx) => {
+    // Outside development a short secret makes every token forgeable by brute force.
+    if (env.JWT_SECRET !== undefined && env.ENV !== "development") {
+      if (new TextEncoder().encode(env.JWT_SECRET).length < 32) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["JWT_SECRET"],
+          message: `must be at least 32 bytes when ENV is ${env.ENV}`,
+        });
+      }
+    }
+    if (env.UPSTASH_REDIS_REST_URL && !env.UPSTASH_REDIS_REST_TOKEN) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["UPSTASH_REDIS_REST_TOKEN"],
+        message: "is required when UPSTASH_REDIS_REST_URL is set",
+      });
+    }
+    // The in-memory store is per isolate: fine for one developer, silently wrong in production
+    // (rate limits and caches would differ between isolates), so production must name a store.
+    if (env.ENV === "production" && !env.UPSTASH_REDIS_REST_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["UPSTASH_REDIS_REST_URL"],
+        message: "is required when ENV is production (the in-memory store is for development only)",
+      });
+    }
+  });
+
+export type Environment = "development" | "test" | "production";
+
+export interface Config {
+  env: Environment;
+  database: { url: string; connectTimeoutSeconds: number };
+  store: { restUrl?: string; restToken?: string; keyPrefix: string; timeoutMs: number };
+  jwt: { secret: string; algorithm: "HS256"; accessTtlSeconds: number; refreshTtlSeconds: number };
+  corsOrigins: readonly string[];
+  session: { requireSessionClaim: boolean; touchEnabled: boolean; touchTtlSeconds: number };
+  metricsEnabled: boolean;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface ConfigProblem {
+  setting: string;
+  message: string;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
+
+function parseOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  return origins.length > 0 ? origins : DEFAULT_CORS_ORIGINS;
+}
+
+export function parseConfig(env: Record<string, unknown>): ConfigResult {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      setting: String(issue.path[0] ?? "environment"),
+      message: issue.message,
+    }));
+    return { ok: false, problems };
+  }
+  const e = parsed.data;
+  return {
+    ok: true,
+    config: {
+      env: e.ENV,
+      database: { url: e.DATABASE_URL, connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS },
+      store: {
+        restUrl: e.UPSTASH_REDIS_REST_URL,
+        restToken: e.UPSTASH_REDIS_REST_TOKEN,
+        keyPrefix: e.STORE_KEY_PREFIX,
+        timeoutMs: e.STORE_TIMEOUT_MS,
+      },
+      jwt: {
+        secret: e.JWT_SECRET,
+        algorithm: e.JWT_ALGORITHM,
+        accessTtlSeconds: e.ACCESS_TOKEN_EXPIRES_MINUTES * 60,
+        refreshTtlSeconds: e.REFRESH_TOKEN_EXPIRES_DAYS * 86_400,
+      },
+      corsOrigins: parseOrigins(e.CORS_ORIGINS),
+      session: {
+        requireSessionClaim: e.REQUIRE_SESSION_CLAIM,
+        touchEnabled: e.SESSION_TOUCH_ENABLED,
+        touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
+      },
+      metricsEnabled: e.METRICS_ENABLED,
+      logLevel: e.LOG_LEVEL,
+    },
+  };
+}
+
+export function describeProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((p) => `${p.setting} ${p.message}`).join("; ");
+}
+
+const cache = new WeakMap<object, ConfigResult>();
+
+/** Parses the environment once per env object (one per isolate in practice). */
+export function loadConfig(env: object): ConfigResult {
+  let result = cache.get(env);
+  if (!result) {
+    result = parseConfig(env as Record<string, unknown>);
+    cache.set(env, result);
+  }
+  return result;
+}

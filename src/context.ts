@@ -1,0 +1,32 @@
+/**
+ * What every request handler can reach through `c.var`, created once per request by the
+ * middleware in http/request-context.ts.
+ */
+import type { Config, ConfigProblem } from "./config";
+import type { Database } from "./db/client";
+import type { Env } from "./env";
+import type { ValidationIssue } from "./http/errors";
+import type { Logger } from "./log";
+import type { KeyValueStore } from "./store/store";
+
+/** Connections are opened on first use: most requests need the database, few need the store. */
+export interface Dependencies {
+  readonly db: Database;
+  readonly store: KeyValueStore;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    log: Logger;
+    config: Config;
+    /** Set instead of `config` (and `deps`) when the settings are invalid; only probes run then. */
+    configProblems: ConfigProblem[] | undefined;
+    deps: Dependencies;
+    /** The JSON body parsed by parseJsonBody (undefined when the request had none). */
+    body: unknown;
+    /** Set instead of `body` when the JSON body was malformed (see parseJsonBody). */
+    bodyError: ValidationIssue | undefined;
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Turns anything thrown into a response with the shapes of contract 1.4, and answers unknown
+ * paths (404) and known paths called with the wrong method (405 with Allow).
+ */
+import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../context";
+import { HttpError } from "./errors";
+
+function errorResponse(c: Context<AppEnv>, error: HttpError): Response {
+  return c.json({ detail: error.detail }, error.status, error.headers);
+}
+
+export const handleError: ErrorHandler<AppEnv> = (error, c) => {
+  if (error instanceof HttpError) return errorResponse(c, error);
+  if (error instanceof HTTPException && error.status < 500) {
+    return errorResponse(c, new HttpError(error.status, error.message || "Bad Request"));
+  }
+  // Unexpected: log everything we know, tell the client only the request id to quote.
+  c.var.log?.error("unhandled error", { err: error, method: c.req.method, path: c.req.path });
+  return c.json({ detail: "Internal Server Error", request_id: c.var.requestId }, 500);
+};
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/**
+ * Hono has no 405 of its own. An endpoint is any route registered for a concrete method
+ * (middleware is registered for "ALL"); if another method has an endpoint for this path, the
+ * path is known and the method is wrong.
+ */
+export function notFoundOrMethodNotAllowed(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
+  let endpoints: Set<unknown> | undefined;
+  return (c) => {
+    endpoints ??= new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => r.handler));
+    const allowed = METHODS.filter((method) =>
+      app.router.match(method, c.req.path)[0].some(([[handler]]) => endpoints?.has(handler)),
+    );
+    if (allowed.length > 0) {
+      if (allowed.includes("GET")) allowed.splice(1, 0, "HEAD" as never);
+      return c.json({ detail: "Method Not Allowed" }, 405, { Allow: allowed.join(", ") });
+    }
+    return c.json({ detail: "Not Found" }, 404);
+  };
+}

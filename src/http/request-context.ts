@@ -1,0 +1,91 @@
+/**
+ * The first middleware: gives each request its id, logger, settings and lazily opened
+ * connections, and writes one log line when the response is ready.
+ */
+import type { MiddlewareHandler } from "hono";
+import { type Config, describeProblems, loadConfig } from "../config";
+import type { AppEnv, Dependencies } from "../context";
+import { createDatabase, type Database } from "../db/client";
+import { createLogger, type Logger } from "../log";
+import { createStore } from "../store";
+import type { KeyValueStore } from "../store/store";
+import { HttpError } from "./errors";
+
+/** Paths that must answer even when the settings are broken: liveness and readiness probes. */
+const PROBE_PATHS = new Set(["/health", "/healthz", "/heath", "/readyz"]);
+
+/** A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Once-per-isolate notices: a broken setting or the memory store is worth one line, not one per request.
+const noticed = new WeakSet<object>();
+
+function once(key: object, action: () => void) {
+  if (!noticed.has(key)) {
+    noticed.add(key);
+    action();
+  }
+}
+
+export function createDependencies(config: Config, log: Logger): Dependencies {
+  let db: Database | undefined;
+  let store: KeyValueStore | undefined;
+  return {
+    get db() {
+      db ??= createDatabase(config.database);
+      return db;
+    },
+    get store() {
+      if (!store) {
+        store = createStore(config.store);
+        if (store.kind === "memory") {
+          once(store, () =>
+            log.warn("no UPSTASH_REDIS_REST_URL configured: using the in-memory store (development only)"),
+          );
+        }
+      }
+      return store;
+    },
+  };
+}
+
+export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = Date.now();
+  const incoming = c.req.header("X-Request-Id");
+  const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", requestId);
+
+  const result = loadConfig(c.env);
+  const log = createLogger(result.ok ? result.config.logLevel : "info", { request_id: requestId });
+  c.set("log", log);
+
+  if (!result.ok) {
+    once(result, () =>
+      log.error("invalid configuration", {
+        problems: result.problems,
+        summary: describeProblems(result.problems),
+      }),
+    );
+    if (!PROBE_PATHS.has(c.req.path)) {
+      throw new HttpError(503, `Service misconfigured: ${describeProblems(result.problems)}`);
+    }
+    c.set("configProblems", result.problems);
+  } else {
+    c.set("config", result.config);
+    c.set("deps", createDependencies(result.config, log));
+  }
+
+  await next();
+
+  if (c.res.status !== 101) {
+    const res = new Response(c.res.body, c.res);
+    res.headers.set("X-Request-Id", requestId);
+    c.res = res;
+  }
+  log.info("request", {
+    method: c.req.method,
+    route: c.req.routePath,
+    status: c.res.status,
+    duration_ms: Date.now() - started,
+  });
+};

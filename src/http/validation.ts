@@ -1,0 +1,220 @@
+/**
+ * Request validation with the original's 422 vocabulary (Pydantic v1, contract 1.4).
+ *
+ * Bodies are parsed once, early, by `parseJsonBody` — before authentication, because the
+ * original answers a malformed JSON body with 422 even to an anonymous caller — and then
+ * validated per route by `jsonBody(schema)`. Query strings and path parameters go through
+ * @hono/zod-validator with a hook that throws the same 422 shape.
+ */
+import { zValidator } from "@hono/zod-validator";
+import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
+import { type ZodType, z } from "zod";
+import type { $ZodError } from "zod/v4/core";
+import type { AppEnv } from "../context";
+import { HttpError, type ValidationIssue, validationFailed } from "./errors";
+
+type Location = "body" | "query" | "path" | "header";
+
+/** Bodies above this size are refused before parsing; the largest legitimate body is a message. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+const typeNames: Record<string, [msg: string, type: string]> = {
+  number: ["value is not a valid integer", "type_error.integer"],
+  int: ["value is not a valid integer", "type_error.integer"],
+  string: ["str type expected", "type_error.str"],
+  boolean: ["value could not be parsed to a boolean", "type_error.bool"],
+  object: ["value is not a valid dict", "type_error.dict"],
+  array: ["value is not a valid list", "type_error.list"],
+};
+
+/** Translates zod issues into Pydantic v1 items, so clients of the original read them unchanged. */
+export function toValidationIssues(error: $ZodError, location: Location, input: unknown): ValidationIssue[] {
+  return error.issues.map((issue): ValidationIssue => {
+    const loc: (string | number)[] = [
+      location,
+      ...issue.path.map((p) => (typeof p === "number" ? p : String(p))),
+    ];
+    switch (issue.code) {
+      case "invalid_type": {
+        if (valueAt(input, issue.path) === undefined) {
+          return { loc, msg: "field required", type: "value_error.missing" };
+        }
+        const [msg, type] = typeNames[issue.expected] ?? [issue.message, `type_error.${issue.expected}`];
+        return { loc, msg, type };
+      }
+      case "too_small":
+        if (issue.origin === "string") {
+          return {
+            loc,
+            msg: `ensure this value has at least ${issue.minimum} characters`,
+            type: "value_error.any_str.min_length",
+            ctx: { limit_value: Number(issue.minimum) },
+          };
+        }
+        return {
+          loc,
+          msg: `ensure this value is greater than or equal to ${issue.minimum}`,
+          type: "value_error.number.not_ge",
+          ctx: { limit_value: Number(issue.minimum) },
+        };
+      case "too_big":
+        if (issue.origin === "string") {
+          return {
+            loc,
+            msg: `ensure this value has at most ${issue.maximum} characters`,
+            type: "value_error.any_str.max_length",
+            ctx: { limit_value: Number(issue.maximum) },
+          };
+        }
+        return {
+          loc,
+          msg: `ensure this value is less than or equal to ${issue.maximum}`,
+          type: "value_error.number.not_le",
+          ctx: { limit_value: Number(issue.maximum) },
+        };
+      case "invalid_format":
+        if (issue.format === "email") {
+          return { loc, msg: "value is not a valid email address", type: "value_error.email" };
+        }
+        if (issue.format === "regex" && "pattern" in issue) {
+          return {
+            loc,
+            msg: `string does not match regex "${issue.pattern}"`,
+            type: "value_error.str.regex",
+            ctx: { pattern: issue.pattern },
+          };
+        }
+        return { loc, msg: issue.message, type: `value_error.${issue.format}` };
+      case "invalid_value":
+        return {
+          loc,
+          msg: `unexpected value; permitted: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+          type: "value_error.const",
+          ctx: { permitted: issue.values },
+        };
+      default:
+        // Whole-object rules (refinements) are reported on "__root__" as the original does.
+        if (issue.path.length === 0) loc.push("__root__");
+        return { loc, msg: issue.message, type: "value_error" };
+    }
+  });
+}
+
+const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
+const FORM_MEDIA = /^(application\/x-www-form-urlencoded|multipart\/form-data)$/i;
+
+function jsonDecodeIssue(text: string, error: unknown): ValidationIssue {
+  const message = error instanceof Error ? error.message : "Invalid JSON";
+  const match = /position (\d+)/.exec(message);
+  const pos = match ? Number(match[1]) : text.length;
+  const before = text.slice(0, pos);
+  const lineno = before.split("\n").length;
+  const colno = pos - before.lastIndexOf("\n");
+  return {
+    loc: ["body", pos],
+    msg: message.replace(/\s*(in JSON )?at position \d+.*$/, "") || "Invalid JSON",
+    type: "value_error.jsondecode",
+    ctx: { msg: message, doc: text.slice(0, 200), pos, lineno, colno },
+  };
+}
+
+/**
+ * Reads a JSON (or untyped) body once. As in the original: no Content-Type still means JSON;
+ * another type (text/plain) leaves the body an opaque string, which then fails object
+ * validation with "value is not a valid dict"; forms are left for the routes that take them.
+ *
+ * A malformed body is not refused here but remembered: an unknown path must still answer 404,
+ * and a route that takes no body ignores it. Routes that take a body refuse it in `jsonBody`,
+ * and authentication refuses it first (`rejectMalformedBody`), as the original checks the
+ * JSON before the credentials.
+ */
+export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const method = c.req.method;
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return next();
+  const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
+  if (FORM_MEDIA.test(mediaType)) return next();
+
+  const declared = Number(c.req.header("Content-Length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large");
+  const text = await c.req.text();
+  if (text.length > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large");
+
+  if (text.trim() === "") {
+    c.set("body", undefined);
+  } else if (mediaType === "" || JSON_MEDIA.test(mediaType)) {
+    try {
+      c.set("body", JSON.parse(text));
+    } catch (error) {
+      c.set("bodyError", jsonDecodeIssue(text, error));
+    }
+  } else {
+    c.set("body", text);
+  }
+  return next();
+};
+
+/** Throws the 422 of a malformed JSON body, if the request had one. */
+export function rejectMalformedBody(c: Context<AppEnv>) {
+  const issue = c.get("bodyError");
+  if (issue) throw validationFailed([issue]);
+}
+
+/**
+ * Validates the body parsed by `parseJsonBody`; `c.req.valid("json")` is then typed.
+ * (Hono's own json validator would parse the body again and answer a malformed one with its
+ * own 400, so this middleware hands its result to Hono directly.)
+ */
+export function jsonBody<T extends ZodType>(
+  schema: T,
+): MiddlewareHandler<AppEnv, string, { in: { json: z.input<T> }; out: { json: z.output<T> } }> {
+  return async (c, next) => {
+    rejectMalformedBody(c);
+    const body: unknown = c.get("body");
+    const result = schema.safeParse(body);
+    if (!result.success) {
+      if (body === undefined) {
+        throw validationFailed([{ loc: ["body"], msg: "field required", type: "value_error.missing" }]);
+      }
+      throw validationFailed(toValidationIssues(result.error, "body", body));
+    }
+    c.req.addValidatedData("json", result.data as object);
+    await next();
+  };
+}
+
+const locationOf: Partial<Record<keyof ValidationTargets, Location>> = {
+  query: "query",
+  param: "path",
+  header: "header",
+};
+
+/** zValidator for query, path and header values, answering 422 in the original's format. */
+export function validate<Target extends "query" | "param" | "header", T extends ZodType>(
+  target: Target,
+  schema: T,
+) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      throw validationFailed(toValidationIssues(result.error, locationOf[target] ?? "query", result.data));
+    }
+  });
+}
+
+/**
+ * An integer from a path or query string, accepting numeric strings as the original
+ * (Pydantic v1) does, and refusing anything else with "value is not a valid integer".
+ */
+export const zInt = () =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number().int().safe(),
+  );

@@ -1,0 +1,12 @@
+/**
+ * Worker entry point. The same module serves Cloudflare (`wrangler deploy`) and standalone
+ * workerd (self-hosting): everything environment-specific comes in through bindings.
+ */
+import { createApp } from "./app";
+import type { Env } from "./env";
+
+const app = createApp();
+
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

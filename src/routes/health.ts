@@ -1,0 +1,53 @@
+/**
+ * Operational routes (contract 2.10): liveness probes that touch nothing, and a readiness
+ * probe that checks the database and the store within a bounded time.
+ */
+import { Hono } from "hono";
+import { describeProblems } from "../config";
+import type { AppEnv } from "../context";
+
+const READINESS_TIMEOUT_MS = 5_000;
+
+const alive = { status: "ok" } as const;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+async function check(probe: () => Promise<unknown>, what: string): Promise<string> {
+  try {
+    await withTimeout(probe(), READINESS_TIMEOUT_MS, what);
+    return "ok";
+  } catch (error) {
+    return `error: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export const healthRoutes = new Hono<AppEnv>()
+  .get("/health", (c) => c.json(alive))
+  .get("/healthz", (c) => c.json(alive))
+  // The original's typo, kept because deployed probes may call it.
+  .get("/heath", (c) => c.json(alive))
+  .get("/readyz", async (c) => {
+    const problems = c.var.configProblems;
+    if (problems) {
+      return c.json(
+        { detail: "Service Unavailable", status: "error", config: describeProblems(problems), problems },
+        503,
+      );
+    }
+    const { deps, log } = c.var;
+    const [db, redis] = await Promise.all([
+      check(() => deps.db.sql`select 1`, "database"),
+      check(() => deps.store.ping(), "store"),
+    ]);
+    if (db === "ok" && redis === "ok") return c.json({ status: "ok", db, redis });
+    log.warn("not ready", { db, redis });
+    return c.json({ detail: "Service Unavailable", status: "error", db, redis }, 503);
+  });
