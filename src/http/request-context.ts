@@ -19,6 +19,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 // Once-per-isolate notices: a broken setting or the memory store is worth one line, not one per request.
 const noticed = new WeakSet<object>();
+const MEMORY_STORE_NOTICE = {};
 
 function once(key: object, action: () => void) {
   if (!noticed.has(key)) {
@@ -39,7 +40,7 @@ export function createDependencies(config: Config, log: Logger): Dependencies {
       if (!store) {
         store = createStore(config.store);
         if (store.kind === "memory") {
-          once(store, () =>
+          once(MEMORY_STORE_NOTICE, () =>
             log.warn("no UPSTASH_REDIS_REST_URL configured: using the in-memory store (development only)"),
           );
         }
