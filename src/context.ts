@@ -5,7 +5,7 @@
 import type { Config, ConfigProblem } from "./config";
 import type { Database } from "./db/client";
 import type { Env } from "./env";
-import type { ValidationIssue } from "./http/errors";
+import type { ValidationIssue } from "./errors";
 import type { Logger } from "./log";
 import type { KeyValueStore } from "./store/store";
 

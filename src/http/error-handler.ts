@@ -5,16 +5,16 @@
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context";
-import { HttpError } from "./errors";
+import { AppError } from "../errors";
 
-function errorResponse(c: Context<AppEnv>, error: HttpError): Response {
+function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   return c.json({ detail: error.detail }, error.status, error.headers);
 }
 
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {
-  if (error instanceof HttpError) return errorResponse(c, error);
+  if (error instanceof AppError) return errorResponse(c, error);
   if (error instanceof HTTPException && error.status < 500) {
-    return errorResponse(c, new HttpError(error.status, error.message || "Bad Request"));
+    return errorResponse(c, new AppError(error.status, error.message || "Bad Request"));
   }
   // Unexpected: log everything we know, tell the client only the request id to quote.
   c.var.log?.error("unhandled error", { err: error, method: c.req.method, path: c.req.path });

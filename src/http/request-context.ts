@@ -6,10 +6,10 @@ import type { MiddlewareHandler } from "hono";
 import { type Config, describeProblems, loadConfig } from "../config";
 import type { AppEnv, Dependencies } from "../context";
 import { createDatabase, type Database } from "../db/client";
+import { AppError } from "../errors";
 import { createLogger, type Logger } from "../log";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
-import { HttpError } from "./errors";
 
 /** Paths that must answer even when the settings are broken: liveness and readiness probes. */
 const PROBE_PATHS = new Set(["/health", "/healthz", "/heath", "/readyz"]);
@@ -68,7 +68,7 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
       }),
     );
     if (!PROBE_PATHS.has(c.req.path)) {
-      throw new HttpError(503, `Service misconfigured: ${describeProblems(result.problems)}`);
+      throw new AppError(503, `Service misconfigured: ${describeProblems(result.problems)}`);
     }
     c.set("configProblems", result.problems);
   } else {

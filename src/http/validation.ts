@@ -11,7 +11,7 @@ import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
 import { type ZodType, z } from "zod";
 import type { $ZodError } from "zod/v4/core";
 import type { AppEnv } from "../context";
-import { HttpError, type ValidationIssue, validationFailed } from "./errors";
+import { AppError, type ValidationIssue, validationFailed } from "../errors";
 
 type Location = "body" | "query" | "path" | "header";
 
@@ -144,9 +144,9 @@ export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (FORM_MEDIA.test(mediaType)) return next();
 
   const declared = Number(c.req.header("Content-Length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large");
+  if (declared > MAX_BODY_BYTES) throw new AppError(413, "Request body too large");
   const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw new HttpError(413, "Request body too large");
+  if (text.length > MAX_BODY_BYTES) throw new AppError(413, "Request body too large");
 
   if (text.trim() === "") {
     c.set("body", undefined);

@@ -6,7 +6,7 @@
 import { type Context, Hono, type Next } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
-import { notFound } from "../http/errors";
+import { notFound } from "../errors";
 import { jsonBody, validate, zInt } from "../http/validation";
 
 const onlyInTests = async (c: Context<AppEnv>, next: Next) => {

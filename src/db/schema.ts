@@ -1,0 +1,375 @@
+/**
+ * PostgreSQL schema of Braumchat, in drizzle pg-core.
+ *
+ * It reproduces the original service's schema (Alembic head c3d2e1f0a9b8, see
+ * /work/shared/fixtures/original-schema.sql) column for column: same table and column names, column order,
+ * types, nullability, DB defaults, and constraint/index names. That is what lets `scripts/lib/migrate.ts`
+ * adopt a database created by the original without touching its DDL, and test/db/schema-parity.test.ts
+ * holds it to that. Consequences worth knowing:
+ *
+ * - Column order matches the original (e.g. `users.username` comes last, `friends.created_at` second),
+ *   because the original's data dumps and any positional INSERT depend on it.
+ * - Columns the contract calls "app default" have no DB default, as in the original. The app side gets
+ *   them through `$defaultFn` so drizzle inserts fill them in.
+ * - Redundant indexes of the original (`ix_<table>_id` next to the primary key) are kept: dropping them is a
+ *   schema change, and would belong in a later migration, not in the baseline.
+ * - Improvements the contract marks "[fix]" (unique workspace membership, message index, partial unique
+ *   pending invite) are NOT here: they go into migrations after the baseline, so that adopted and fresh
+ *   databases get them the same way.
+ */
+import { sql } from "drizzle-orm";
+import {
+  type AnyPgColumn,
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  varchar,
+} from "drizzle-orm/pg-core";
+
+/** timestamptz, read and written as JS Date. */
+const tz = { withTimezone: true, mode: "date" } as const;
+
+/** `created_at timestamptz NOT NULL DEFAULT now()`, on every table. */
+const createdAt = () => timestamp("created_at", tz).defaultNow().notNull();
+
+/**
+ * `updated_at timestamptz NULL`: NULL until the row is modified, then now() on every drizzle UPDATE
+ * (the original did this in its ORM, SQLAlchemy `onupdate=func.now()`; there is no trigger, so raw SQL
+ * updates do not bump it). The explicit NULL on insert is needed because drizzle would otherwise run the
+ * `$onUpdate` function on insert too.
+ */
+const updatedAt = () =>
+  timestamp("updated_at", tz)
+    .$defaultFn(() => sql`null`)
+    .$onUpdate(() => sql`now()`);
+
+/** Named foreign key `fk_<table>_<column>_<reftable>`, as the original's naming convention made them. */
+function fk(name: string, column: AnyPgColumn, target: AnyPgColumn) {
+  return foreignKey({ name, columns: [column], foreignColumns: [target] });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// users, user_sessions
+// ---------------------------------------------------------------------------------------------------------
+
+export const users = pgTable(
+  "users",
+  {
+    id: serial("id").notNull(),
+    email: varchar("email", { length: 255 }).notNull(),
+    /** passlib bcrypt (`$2b$12$…`); NULL means the account cannot log in. */
+    hashedPassword: varchar("hashed_password", { length: 255 }),
+    /** The public handle `base#dddd`; unique case-insensitively (uq_users_display_name_lower). */
+    displayName: varchar("display_name", { length: 255 }),
+    avatarUrl: varchar("avatar_url", { length: 1024 }),
+    // App defaults, no DB default (adoption parity with the original schema).
+    isActive: boolean("is_active")
+      .notNull()
+      .$defaultFn(() => true),
+    isSuperuser: boolean("is_superuser")
+      .notNull()
+      .$defaultFn(() => false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    /** Legacy login name; never written by the current API (NULL for new users). */
+    username: varchar("username", { length: 32 }),
+  },
+  (t) => [
+    primaryKey({ name: "pk_users", columns: [t.id] }),
+    index("ix_users_id").on(t.id),
+    // Case-sensitive, as in the original.
+    uniqueIndex("ix_users_email").on(t.email),
+    uniqueIndex("ix_users_username").on(t.username),
+    uniqueIndex("uq_users_display_name_lower").on(sql`lower(${t.displayName})`),
+    // Column names are written bare: a CHECK is stored as an expression on the table's own columns.
+    check("ck_users_display_name_handle", sql`display_name IS NULL OR display_name ~ '^.{2,32}#\\d{4}$'`),
+  ],
+);
+
+export const userSessions = pgTable(
+  "user_sessions",
+  {
+    id: serial("id").notNull(),
+    userId: integer("user_id").notNull(),
+    /** UUID4 text; the `sid` of the tokens. */
+    sessionId: varchar("session_id", { length: 64 }).notNull(),
+    userAgent: varchar("user_agent", { length: 512 }),
+    ipAddress: varchar("ip_address", { length: 128 }),
+    revokedAt: timestamp("revoked_at", tz),
+    // Nullable with a DB default, exactly as the original has it.
+    lastSeenAt: timestamp("last_seen_at", tz).defaultNow(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_user_sessions", columns: [t.id] }),
+    index("ix_user_sessions_id").on(t.id),
+    unique("uq_user_sessions_session_id").on(t.sessionId),
+    fk("fk_user_sessions_user_id_users", t.userId, users.id),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// workspaces, workspace_members, workspace_invites
+// ---------------------------------------------------------------------------------------------------------
+
+export const workspaces = pgTable(
+  "workspaces",
+  {
+    id: serial("id").notNull(),
+    name: varchar("name", { length: 255 }).notNull(),
+    slug: varchar("slug", { length: 255 }).notNull(),
+    ownerId: integer("owner_id").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_workspaces", columns: [t.id] }),
+    index("ix_workspaces_id").on(t.id),
+    unique("uq_workspaces_slug").on(t.slug),
+    fk("fk_workspaces_owner_id_users", t.ownerId, users.id),
+  ],
+);
+
+export const workspaceMembers = pgTable(
+  "workspace_members",
+  {
+    id: serial("id").notNull(),
+    workspaceId: integer("workspace_id").notNull(),
+    userId: integer("user_id").notNull(),
+    /** `owner` | `admin` | `member`. App default, no DB default (adoption parity). */
+    role: varchar("role", { length: 50 })
+      .notNull()
+      .$defaultFn(() => "member"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_workspace_members", columns: [t.id] }),
+    index("ix_workspace_members_id").on(t.id),
+    fk("fk_workspace_members_user_id_users", t.userId, users.id),
+    fk("fk_workspace_members_workspace_id_workspaces", t.workspaceId, workspaces.id),
+  ],
+);
+
+export const workspaceInvites = pgTable(
+  "workspace_invites",
+  {
+    id: serial("id").notNull(),
+    workspaceId: integer("workspace_id").notNull(),
+    inviterUserId: integer("inviter_user_id").notNull(),
+    inviteeUserId: integer("invitee_user_id").notNull(),
+    /** `pending` | `accepted` | `declined`; this one has a DB default in the original. */
+    status: varchar("status", { length: 20 }).default("pending").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_workspace_invites", columns: [t.id] }),
+    index("ix_workspace_invites_id").on(t.id),
+    unique("uq_workspace_invites_workspace_invitee_status").on(t.workspaceId, t.inviteeUserId, t.status),
+    fk("fk_workspace_invites_invitee_user_id_users", t.inviteeUserId, users.id),
+    fk("fk_workspace_invites_inviter_user_id_users", t.inviterUserId, users.id),
+    fk("fk_workspace_invites_workspace_id_workspaces", t.workspaceId, workspaces.id),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// channels, channel_members, messages
+// ---------------------------------------------------------------------------------------------------------
+
+export const channels = pgTable(
+  "channels",
+  {
+    id: serial("id").notNull(),
+    workspaceId: integer("workspace_id").notNull(),
+    name: varchar("name", { length: 255 }).notNull(),
+    // App default, no DB default (adoption parity).
+    isPrivate: boolean("is_private")
+      .notNull()
+      .$defaultFn(() => false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_channels", columns: [t.id] }),
+    index("ix_channels_id").on(t.id),
+    fk("fk_channels_workspace_id_workspaces", t.workspaceId, workspaces.id),
+  ],
+);
+
+/** Exists in the original but nothing there reads or writes it; kept for parity and adopted data. */
+export const channelMembers = pgTable(
+  "channel_members",
+  {
+    id: serial("id").notNull(),
+    channelId: integer("channel_id").notNull(),
+    userId: integer("user_id").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_channel_members", columns: [t.id] }),
+    index("ix_channel_members_id").on(t.id),
+    fk("fk_channel_members_channel_id_channels", t.channelId, channels.id),
+    fk("fk_channel_members_user_id_users", t.userId, users.id),
+  ],
+);
+
+/** Channel messages. */
+export const messages = pgTable(
+  "messages",
+  {
+    id: serial("id").notNull(),
+    channelId: integer("channel_id").notNull(),
+    userId: integer("user_id").notNull(),
+    content: text("content").notNull(),
+    // App defaults, no DB default (adoption parity; direct_messages, below, does have DB defaults).
+    isEdited: boolean("is_edited")
+      .notNull()
+      .$defaultFn(() => false),
+    isDeleted: boolean("is_deleted")
+      .notNull()
+      .$defaultFn(() => false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_messages", columns: [t.id] }),
+    index("ix_messages_id").on(t.id),
+    fk("fk_messages_channel_id_channels", t.channelId, channels.id),
+    fk("fk_messages_user_id_users", t.userId, users.id),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// direct_message_threads, direct_messages
+// ---------------------------------------------------------------------------------------------------------
+
+export const directMessageThreads = pgTable(
+  "direct_message_threads",
+  {
+    id: serial("id").notNull(),
+    workspaceId: integer("workspace_id").notNull(),
+    /** The app stores the pair with user1_id < user2_id; unlike `friends`, no CHECK enforces it. */
+    user1Id: integer("user1_id").notNull(),
+    user2Id: integer("user2_id").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_direct_message_threads", columns: [t.id] }),
+    index("ix_direct_message_threads_id").on(t.id),
+    unique("uq_dm_threads_workspace_users").on(t.workspaceId, t.user1Id, t.user2Id),
+    fk("fk_direct_message_threads_user1_id_users", t.user1Id, users.id),
+    fk("fk_direct_message_threads_user2_id_users", t.user2Id, users.id),
+    fk("fk_direct_message_threads_workspace_id_workspaces", t.workspaceId, workspaces.id),
+  ],
+);
+
+export const directMessages = pgTable(
+  "direct_messages",
+  {
+    id: serial("id").notNull(),
+    threadId: integer("thread_id").notNull(),
+    senderId: integer("sender_id").notNull(),
+    content: text("content").notNull(),
+    // Unlike messages.is_deleted/is_edited, these two have DB defaults in the original.
+    isDeleted: boolean("is_deleted").default(false).notNull(),
+    isEdited: boolean("is_edited").default(false).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_direct_messages", columns: [t.id] }),
+    index("ix_direct_messages_id").on(t.id),
+    fk("fk_direct_messages_sender_id_users", t.senderId, users.id),
+    fk("fk_direct_messages_thread_id_direct_message_threads", t.threadId, directMessageThreads.id),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// friends, friend_requests (column order differs from the other tables: created_at/updated_at come first)
+// ---------------------------------------------------------------------------------------------------------
+
+export const friends = pgTable(
+  "friends",
+  {
+    id: serial("id").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    /** One row per pair, stored with user1_id < user2_id (enforced by ck_friends_ck_friends_order). */
+    user1Id: integer("user1_id").notNull(),
+    user2Id: integer("user2_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_friends", columns: [t.id] }),
+    index("ix_friends_id").on(t.id),
+    unique("uq_friends_users").on(t.user1Id, t.user2Id),
+    // The doubled prefix is the original's (its naming convention prefixed an already prefixed name).
+    check("ck_friends_ck_friends_order", sql`user1_id < user2_id`),
+    fk("fk_friends_user1_id_users", t.user1Id, users.id).onDelete("cascade"),
+    fk("fk_friends_user2_id_users", t.user2Id, users.id).onDelete("cascade"),
+  ],
+);
+
+export const friendRequests = pgTable(
+  "friend_requests",
+  {
+    id: serial("id").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    requesterId: integer("requester_id").notNull(),
+    addresseeId: integer("addressee_id").notNull(),
+    /**
+     * `pending` | `accepted` | `declined`. No DB default (adoption parity), and deliberately no app default
+     * either: one row per direction is reused, so every write states the status it means.
+     */
+    status: varchar("status").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_friend_requests", columns: [t.id] }),
+    index("ix_friend_requests_id").on(t.id),
+    unique("uq_friend_requests_users").on(t.requesterId, t.addresseeId),
+    fk("fk_friend_requests_addressee_id_users", t.addresseeId, users.id).onDelete("cascade"),
+    fk("fk_friend_requests_requester_id_users", t.requesterId, users.id).onDelete("cascade"),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// Row types
+// ---------------------------------------------------------------------------------------------------------
+
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+export type UserSession = typeof userSessions.$inferSelect;
+export type NewUserSession = typeof userSessions.$inferInsert;
+export type Workspace = typeof workspaces.$inferSelect;
+export type NewWorkspace = typeof workspaces.$inferInsert;
+export type WorkspaceMember = typeof workspaceMembers.$inferSelect;
+export type NewWorkspaceMember = typeof workspaceMembers.$inferInsert;
+export type WorkspaceInvite = typeof workspaceInvites.$inferSelect;
+export type NewWorkspaceInvite = typeof workspaceInvites.$inferInsert;
+export type Channel = typeof channels.$inferSelect;
+export type NewChannel = typeof channels.$inferInsert;
+export type ChannelMember = typeof channelMembers.$inferSelect;
+export type NewChannelMember = typeof channelMembers.$inferInsert;
+export type Message = typeof messages.$inferSelect;
+export type NewMessage = typeof messages.$inferInsert;
+export type DirectMessageThread = typeof directMessageThreads.$inferSelect;
+export type NewDirectMessageThread = typeof directMessageThreads.$inferInsert;
+export type DirectMessage = typeof directMessages.$inferSelect;
+export type NewDirectMessage = typeof directMessages.$inferInsert;
+export type Friend = typeof friends.$inferSelect;
+export type NewFriend = typeof friends.$inferInsert;
+export type FriendRequest = typeof friendRequests.$inferSelect;
+export type NewFriendRequest = typeof friendRequests.$inferInsert;
