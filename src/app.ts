@@ -7,7 +7,8 @@ import type { AppEnv } from "./context";
 import { cors } from "./http/cors";
 import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
 import { requestContext } from "./http/request-context";
-import { parseJsonBody } from "./http/validation";
+import { limitBodySize, parseJsonBody } from "./http/validation";
+import { authRoutes } from "./routes/auth";
 import { healthRoutes } from "./routes/health";
 import { testSupportRoutes } from "./routes/test-support";
 
@@ -18,9 +19,10 @@ export function createApp() {
   // errors included; a malformed body is refused (422) before authentication, as upstream.
   app.use(requestContext);
   app.use(async (c, next) => (c.var.config ? cors(c, next) : next()));
-  app.use(parseJsonBody);
+  app.use(limitBodySize, parseJsonBody);
 
   app.route("/", healthRoutes);
+  app.route("/", authRoutes);
 
   app.route("/", testSupportRoutes);
 

@@ -48,7 +48,18 @@ const environmentSchema = z
     ),
     ACCESS_TOKEN_EXPIRES_MINUTES: integer(15, 1, 24 * 60),
     REFRESH_TOKEN_EXPIRES_DAYS: integer(7, 1, 365),
+    REFRESH_REUSE_GRACE_SECONDS: integer(30, 0, 300),
+    GOOGLE_CLIENT_ID: z.preprocess(optionalText, z.string().optional()),
+    GOOGLE_JWKS_URL: z.preprocess(
+      optionalText,
+      z.url({ protocol: /^https?$/ }).default("https://www.googleapis.com/oauth2/v3/certs"),
+    ),
+    GOOGLE_ISSUERS: z.preprocess(
+      optionalText,
+      z.string().default("https://accounts.google.com,accounts.google.com"),
+    ),
     CORS_ORIGINS: z.preprocess(optionalText, z.string().optional()),
+    TRUST_PROXY_HEADERS: flag(false),
     REQUIRE_SESSION_CLAIM: flag(true),
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
@@ -91,6 +102,12 @@ export interface Config {
   database: { url: string; connectTimeoutSeconds: number };
   store: { restUrl?: string; restToken?: string; keyPrefix: string; timeoutMs: number };
   jwt: { secret: string; algorithm: "HS256"; accessTtlSeconds: number; refreshTtlSeconds: number };
+  /** How long the previous refresh token of a session still gets the current pair (D16). */
+  refreshReuseGraceSeconds: number;
+  /** Google sign-in; absent when GOOGLE_CLIENT_ID is not set. */
+  google?: { clientId: string; jwksUrl: string; issuers: string[] };
+  /** Read the client address from X-Forwarded-For (behind our own reverse proxy only). */
+  trustProxyHeaders: boolean;
   corsOrigins: readonly string[];
   session: { requireSessionClaim: boolean; touchEnabled: boolean; touchTtlSeconds: number };
   metricsEnabled: boolean;
@@ -139,6 +156,17 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         accessTtlSeconds: e.ACCESS_TOKEN_EXPIRES_MINUTES * 60,
         refreshTtlSeconds: e.REFRESH_TOKEN_EXPIRES_DAYS * 86_400,
       },
+      refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+      google: e.GOOGLE_CLIENT_ID
+        ? {
+            clientId: e.GOOGLE_CLIENT_ID,
+            jwksUrl: e.GOOGLE_JWKS_URL,
+            issuers: e.GOOGLE_ISSUERS.split(",")
+              .map((i) => i.trim())
+              .filter(Boolean),
+          }
+        : undefined,
+      trustProxyHeaders: e.TRUST_PROXY_HEADERS,
       corsOrigins: parseOrigins(e.CORS_ORIGINS),
       session: {
         requireSessionClaim: e.REQUIRE_SESSION_CLAIM,

@@ -6,6 +6,7 @@ import type { Config, ConfigProblem } from "./config";
 import type { Database } from "./db/client";
 import type { Env } from "./env";
 import type { ValidationIssue } from "./errors";
+import type { Caller } from "./http/auth";
 import type { Logger } from "./log";
 import type { KeyValueStore } from "./store/store";
 
@@ -24,6 +25,8 @@ export interface AppEnv {
     /** Set instead of `config` (and `deps`) when the settings are invalid; only probes run then. */
     configProblems: ConfigProblem[] | undefined;
     deps: Dependencies;
+    /** The authenticated caller, set by requireAuth. */
+    caller: Caller;
     /** The JSON body parsed by parseJsonBody (undefined when the request had none). */
     body: unknown;
     /** Set instead of `body` when the JSON body was malformed (see parseJsonBody). */

@@ -90,6 +90,9 @@ export const users = pgTable(
     uniqueIndex("ix_users_email").on(t.email),
     uniqueIndex("ix_users_username").on(t.username),
     uniqueIndex("uq_users_display_name_lower").on(sql`lower(${t.displayName})`),
+    // Added by this project (migration 0001): e-mails are matched case-insensitively (D11). Not
+    // unique, because an adopted database may hold case variants as distinct accounts.
+    index("ix_users_email_lower").on(sql`lower(${t.email})`),
     // Column names are written bare: a CHECK is stored as an expression on the table's own columns.
     check("ck_users_display_name_handle", sql`display_name IS NULL OR display_name ~ '^.{2,32}#\\d{4}$'`),
   ],
@@ -109,10 +112,19 @@ export const userSessions = pgTable(
     lastSeenAt: timestamp("last_seen_at", tz).defaultNow(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // Added by this project (migration 0001) for refresh rotation with reuse detection; NULL
+    // in sessions the original created, whose first refresh is then accepted once.
+    /** `jti` of the refresh token that may rotate next. */
+    refreshTokenId: varchar("refresh_token_id", { length: 64 }),
+    /** `jti` of the one before it, honoured within the grace window only. */
+    previousRefreshTokenId: varchar("previous_refresh_token_id", { length: 64 }),
+    /** When the current pair was issued (whole seconds: the pair's `iat`). */
+    refreshedAt: timestamp("refreshed_at", tz),
   },
   (t) => [
     primaryKey({ name: "pk_user_sessions", columns: [t.id] }),
     index("ix_user_sessions_id").on(t.id),
+    index("ix_user_sessions_user_id").on(t.userId),
     unique("uq_user_sessions_session_id").on(t.sessionId),
     fk("fk_user_sessions_user_id_users", t.userId, users.id),
   ],

@@ -8,6 +8,7 @@
  */
 import { zValidator } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { type ZodType, z } from "zod";
 import type { $ZodError } from "zod/v4/core";
 import type { AppEnv } from "../context";
@@ -15,8 +16,16 @@ import { AppError, type ValidationIssue, validationFailed } from "../errors";
 
 type Location = "body" | "query" | "path" | "header";
 
-/** Bodies above this size are refused before parsing; the largest legitimate body is a message. */
+/** Bodies above this size are refused while streaming in; the largest legitimate body is a message. */
 export const MAX_BODY_BYTES = 256 * 1024;
+
+/** Hono's streaming limit (it also counts chunked bodies without a Content-Length). */
+export const limitBodySize = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new AppError(413, "Request body too large");
+  },
+});
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current = input;
@@ -143,10 +152,7 @@ export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
   if (FORM_MEDIA.test(mediaType)) return next();
 
-  const declared = Number(c.req.header("Content-Length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new AppError(413, "Request body too large");
   const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw new AppError(413, "Request body too large");
 
   if (text.trim() === "") {
     c.set("body", undefined);
@@ -218,3 +224,18 @@ export const zInt = () =>
     (v) => (typeof v === "string" && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : v),
     z.number().int().safe(),
   );
+
+/**
+ * A string whose length is counted in Unicode code points, as the original (Python) counts
+ * it; zod's own min/max count UTF-16 units and would refuse names the original accepts.
+ * Violations read like the original's ("ensure this value has at most 32 characters").
+ */
+export const zText = (min: number, max: number) =>
+  z.string().superRefine((value, ctx) => {
+    const length = [...value].length;
+    if (length < min) {
+      ctx.addIssue({ code: "too_small", origin: "string", minimum: min, inclusive: true, input: value });
+    } else if (length > max) {
+      ctx.addIssue({ code: "too_big", origin: "string", maximum: max, inclusive: true, input: value });
+    }
+  });

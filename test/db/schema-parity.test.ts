@@ -4,9 +4,11 @@
  * without running it) correct. Compares a freshly migrated database with one loaded from the original's
  * pg_dump.
  */
+
+import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateDatabase, ORIGINAL_TABLES } from "../../scripts/lib/migrate";
+import { MIGRATIONS_FOLDER, migrateDatabase, ORIGINAL_TABLES } from "../../scripts/lib/migrate";
 import { createTestDatabase, loadSqlFile, originalFixture, type TestDatabase } from "../support/database";
 
 /**
@@ -96,7 +98,8 @@ describe("baseline migration", () => {
       createTestDatabase({ migrate: false }),
       createTestDatabase({ migrate: false }),
     ]);
-    await migrateDatabase(migrated.url);
+    // The baseline alone: later migrations change the schema on purpose.
+    await loadSqlFile(migrated.url, join(MIGRATIONS_FOLDER, "0000_baseline.sql"));
     await loadSqlFile(original.url, originalFixture("original-schema.sql"));
   });
 
@@ -119,5 +122,26 @@ describe("baseline migration", () => {
 
     // On failure, vitest prints the list: what the original has that the migration lacks, and vice versa.
     expect(diffLines(expected, actual)).toEqual([]);
+  });
+});
+
+describe("all migrations", () => {
+  it("give an adopted original database the same schema as a fresh one", async () => {
+    const [fresh, adopted] = await Promise.all([
+      createTestDatabase(),
+      createTestDatabase({ migrate: false }),
+    ]);
+    try {
+      await loadSqlFile(adopted.url, originalFixture("original-schema.sql"));
+      await loadSqlFile(adopted.url, originalFixture("original-data.sql"));
+      expect((await migrateDatabase(adopted.url)).adopted).toBe(true);
+      const [expected, actual] = await Promise.all([
+        describeCatalog(fresh.url),
+        describeCatalog(adopted.url),
+      ]);
+      expect(diffLines(expected, actual)).toEqual([]);
+    } finally {
+      await Promise.all([fresh.drop(), adopted.drop()]);
+    }
   });
 });

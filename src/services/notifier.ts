@@ -1,0 +1,18 @@
+/**
+ * The one way services announce something to a user's notification sockets (contract 3.5):
+ * `invite.created`, `invite.accepted`, `invite.declined`, `friend.requested`,
+ * `friend.accepted`, `friend.declined`, `dm.unread`, and this project's additive membership
+ * events. Services call `notify` after their change is committed; delivery is best effort
+ * (a user without an open socket simply misses the event, as in the original) and a failure
+ * to deliver never fails the request that caused it.
+ *
+ * Payloads must be plain JSON (timestamps as ISO strings, contract D4).
+ */
+export interface NotificationEvent {
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+export interface Notifier {
+  notify(userId: number, event: NotificationEvent): Promise<void>;
+}
