@@ -3,11 +3,11 @@
  * PostgreSQL database of its own and the shared Redis bridge under a key prefix of its own,
  * so every test file is isolated and repeatable.
  */
-import { Miniflare } from "miniflare";
 import postgres from "postgres";
 import { inject } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./database";
 import { uniqueKeyPrefix } from "./store";
+import { startWorker } from "./worker";
 
 /** A JWT secret that passes the production length rule; tests never use it elsewhere. */
 export const TEST_JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long!";
@@ -55,32 +55,11 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     Object.entries(settings).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
 
-  const logs: string[] = [];
-  const collect = (stream: NodeJS.ReadableStream) => {
-    let pending = "";
-    stream.on("data", (chunk: Buffer) => {
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      logs.push(...lines.filter(Boolean));
-    });
-  };
-
-  const mf = new Miniflare({
-    ...inject("workerOptions"),
-    name: "braumchat-api",
-    modules: true,
-    scriptPath: inject("bundlePath"),
-    // Vars from wrangler.toml are replaced wholesale: the test decides every setting.
+  const worker = await startWorker(
+    { bundlePath: inject("bundlePath"), workerOptions: inject("workerOptions") },
     bindings,
-    host: "127.0.0.1",
-    port: 0,
-    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
-      collect(stdout);
-      collect(stderr);
-    },
-  } as ConstructorParameters<typeof Miniflare>[0]);
-  const url = (await mf.ready).toString().replace(/\/$/, "");
+  );
+  const url = worker.url;
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
 
   return {
@@ -88,11 +67,11 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     database,
     sql,
     keyPrefix,
-    logs,
+    logs: worker.logs,
     fetch: (path, init) => fetch(`${url}${path}`, init),
     async close() {
       await sql.end({ timeout: 1 });
-      await mf.dispose();
+      await worker.dispose();
       if (ownDatabase) await database.drop();
     },
   };

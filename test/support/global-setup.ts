@@ -4,12 +4,11 @@
  * run uses, so a reader of the log knows which PostgreSQL and Redis were exercised.
  */
 
-import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { buildBundle, repositoryRoot } from "./bundle";
+import { buildBundle } from "./bundle";
 import { describePostgres } from "./database";
 import { startTestStore } from "./store";
+import { runtimeOptionsFromWranglerToml } from "./worker";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,16 +18,6 @@ declare module "vitest" {
     /** null when no Redis could be had outside CI: the Worker then uses its in-memory store. */
     store: { restUrl: string; token: string; redisUrl: string } | null;
   }
-}
-
-/**
- * Read once here rather than in every test file: importing wrangler costs seconds. Only the
- * options that describe the runtime are kept; the tests decide every binding themselves.
- */
-function runtimeOptionsFromWranglerToml(): Record<string, unknown> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(repositoryRoot, "wrangler.toml"));
-  const keep = ["compatibilityDate", "compatibilityFlags", "durableObjects", "modulesRules"] as const;
-  return JSON.parse(JSON.stringify(Object.fromEntries(keep.map((k) => [k, workerOptions[k]]))));
 }
 
 export default async function setup(project: TestProject) {
@@ -46,7 +35,7 @@ export default async function setup(project: TestProject) {
     ].join("\n"),
   );
   project.provide("bundlePath", bundlePath);
-  project.provide("workerOptions", runtimeOptionsFromWranglerToml());
+  project.provide("workerOptions", await runtimeOptionsFromWranglerToml());
   project.provide(
     "store",
     store ? { restUrl: store.restUrl, token: store.token, redisUrl: store.redisUrl } : null,
