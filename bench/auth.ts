@@ -10,7 +10,10 @@ const stack = await startStack();
 const post = (path: string, init: RequestInit) => fetch(`${stack.url}${path}`, { method: "POST", ...init });
 
 try {
-  const users = Array.from({ length: 16 }, (_, i) => ({ email: `bench${i}@example.com`, password: "bench password" }));
+  const users = Array.from({ length: 16 }, (_, i) => ({
+    email: `bench${i}@example.com`,
+    password: "bench password",
+  }));
   for (const [i, user] of users.entries()) {
     const res = await post("/auth/register", {
       headers: { "Content-Type": "application/json" },
