@@ -95,11 +95,16 @@ export function toValidationIssues(error: $ZodError, location: Location, input: 
           return { loc, msg: "value is not a valid email address", type: "value_error.email" };
         }
         if (issue.format === "regex" && "pattern" in issue) {
+          // Shown as Pydantic shows it: the bare pattern, without slashes or the leading
+          // anchor (Pydantic anchors at the start by itself).
+          const pattern = String(issue.pattern)
+            .replace(/^\/(.*)\/[a-z]*$/s, "$1")
+            .replace(/^\^/, "");
           return {
             loc,
-            msg: `string does not match regex "${issue.pattern}"`,
+            msg: `string does not match regex "${pattern}"`,
             type: "value_error.str.regex",
-            ctx: { pattern: issue.pattern },
+            ctx: { pattern },
           };
         }
         return { loc, msg: issue.message, type: `value_error.${issue.format}` };

@@ -33,7 +33,16 @@ import {
 const MAX_EMAIL_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 4096;
 
-const email = z.string().max(320).transform(normaliseEmail).pipe(z.email().max(MAX_EMAIL_LENGTH));
+/** Normalised (D11); anything that is not a usable address, too long included, is the
+ *  original's single "value is not a valid email address". */
+const email = z.string().transform((raw, ctx) => {
+  const normalised = raw.length <= 320 ? normaliseEmail(raw) : "";
+  if (normalised.length > MAX_EMAIL_LENGTH || !z.email().safeParse(normalised).success) {
+    ctx.addIssue({ code: "invalid_format", format: "email", input: raw });
+    return z.NEVER;
+  }
+  return normalised;
+});
 const newPassword = zText(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH);
 /** Any password the caller may type at login: bounded, so an over-long one is a 422, not a CPU burn. */
 const anyPassword = zText(0, PASSWORD_MAX_LENGTH);

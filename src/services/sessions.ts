@@ -100,8 +100,8 @@ export async function refreshSession(ctx: SessionContext, claims: TokenClaims): 
     }
 
     const withinGrace =
-      presented !== undefined &&
-      presented === row.previousRefreshTokenId &&
+      // An original token has no jti; its rotation recorded "legacy" as the previous id.
+      (presented ?? "legacy") === row.previousRefreshTokenId &&
       row.refreshTokenId !== null &&
       row.refreshedAt !== null &&
       Date.now() - row.refreshedAt.getTime() <= ctx.refreshReuseGraceSeconds * 1000;
