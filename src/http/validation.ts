@@ -109,6 +109,9 @@ export function toValidationIssues(error: $ZodError, location: Location, input: 
         }
         return { loc, msg: issue.message, type: `value_error.${issue.format}` };
       case "invalid_value":
+        if (valueAt(input, issue.path) === undefined) {
+          return { loc, msg: "field required", type: "value_error.missing" };
+        }
         return {
           loc,
           msg: `unexpected value; permitted: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
@@ -244,3 +247,20 @@ export const zText = (min: number, max: number) =>
       ctx.addIssue({ code: "too_big", origin: "string", maximum: max, inclusive: true, input: value });
     }
   });
+
+/** Line breaks and other control characters have no place in a name (they break lists and logs). */
+const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029]/u;
+
+/** A name: trimmed, `min`..`max` code points, no control characters. */
+export const zName = (min: number, max: number) =>
+  z
+    .string()
+    .transform((value) => value.trim())
+    .pipe(zText(min, max))
+    .refine((value) => !CONTROL_CHARACTERS.test(value), { message: "must not contain control characters" });
+
+/**
+ * An entity id: lenient like zInt, and within PostgreSQL's `integer`, so an id no row can have
+ * is a 422 rather than a database error.
+ */
+export const zId = () => zInt().pipe(z.number().max(2_147_483_647));

@@ -1,0 +1,213 @@
+/**
+ * Who may see and do what in a workspace: the one place for workspace roles and channel
+ * visibility, used by every route and socket that touches a workspace or a channel.
+ *
+ * The rules (contract 2.6, 2.7; D3, D17):
+ * - A workspace's members are its `workspace_members` rows; its `owner_id` is always the owner,
+ *   even in an adopted database where that row is missing or says otherwise.
+ * - The owner and admins manage (invite, create and manage channels, remove members); only the
+ *   owner deletes the workspace, transfers ownership and changes roles.
+ * - A public channel is open to every member of its workspace; a private one only to its
+ *   `channel_members`, whatever their workspace role. Owners and admins may still manage a private
+ *   channel they are not in (rename, archive, delete, add or remove members): that is how one
+ *   recovers a private channel whose members all left, and the audit log records it.
+ * - Missing things answer 404 and existing ones the caller may not reach 403, as the original
+ *   does; the detail strings are the contract's, per route, so callers pass their own 404.
+ */
+import { and, eq } from "drizzle-orm";
+import type { PgDatabase } from "drizzle-orm/pg-core";
+import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
+import type * as schema from "../db/schema";
+import {
+  type Channel,
+  channelMembers,
+  channels,
+  type Workspace,
+  workspaceMembers,
+  workspaces,
+} from "../db/schema";
+import { type AppError, forbidden, notFound } from "../errors";
+
+/** The database or a transaction on it: access checks also run inside transactions. */
+export type Queryable = PgDatabase<PostgresJsQueryResultHKT, typeof schema>;
+
+export const WORKSPACE_ROLES = ["owner", "admin", "member"] as const;
+export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
+
+/** Roles an owner may hand out with a role change; ownership moves only by transfer. */
+export const ASSIGNABLE_ROLES = ["admin", "member"] as const;
+export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
+
+export interface WorkspaceAccess {
+  workspace: Workspace;
+  role: WorkspaceRole;
+}
+
+export interface ChannelAccess {
+  channel: Channel;
+  /** The caller's role in the channel's workspace. */
+  role: WorkspaceRole;
+  isChannelMember: boolean;
+}
+
+/**
+ * The role that counts: `owner_id` decides who the owner is. A stored "owner" on anyone else (possible
+ * in an adopted database) counts as admin, and an unknown stored role as member.
+ */
+export function effectiveRole(ownerId: number, userId: number, stored: string | null): WorkspaceRole | null {
+  if (ownerId === userId) return "owner";
+  if (stored === null) return null;
+  if (stored === "owner" || stored === "admin") return "admin";
+  return "member";
+}
+
+export const isManager = (role: WorkspaceRole | null) => role === "owner" || role === "admin";
+
+/** The workspace and the user's role in it (null when not a member), or undefined if it does not exist. */
+export async function findWorkspaceRole(
+  db: Queryable,
+  workspaceId: number,
+  userId: number,
+): Promise<{ workspace: Workspace; role: WorkspaceRole | null } | undefined> {
+  const [row] = await db
+    .select({ workspace: workspaces, role: workspaceMembers.role })
+    .from(workspaces)
+    .leftJoin(
+      workspaceMembers,
+      and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.userId, userId)),
+    )
+    .where(eq(workspaces.id, workspaceId))
+    .limit(1);
+  if (!row) return undefined;
+  return { workspace: row.workspace, role: effectiveRole(row.workspace.ownerId, userId, row.role) };
+}
+
+export interface MissingWorkspace {
+  /** What a missing workspace answers; routes differ (404 "Not Found", 404 "Workspace not found", 403). */
+  missing?: AppError;
+}
+
+const workspaceNotFound = () => notFound("Workspace not found");
+
+/** Any member of the workspace, else 403; its role. */
+export async function requireWorkspaceMember(
+  db: Queryable,
+  workspaceId: number,
+  userId: number,
+  options: MissingWorkspace = {},
+): Promise<WorkspaceAccess> {
+  const found = await findWorkspaceRole(db, workspaceId, userId);
+  if (!found) throw options.missing ?? workspaceNotFound();
+  if (!found.role) throw forbidden();
+  return { workspace: found.workspace, role: found.role };
+}
+
+/** The owner or an admin, else 403. */
+export async function requireWorkspaceManager(
+  db: Queryable,
+  workspaceId: number,
+  userId: number,
+  options: MissingWorkspace = {},
+): Promise<WorkspaceAccess> {
+  const access = await requireWorkspaceMember(db, workspaceId, userId, options);
+  if (!isManager(access.role)) throw forbidden();
+  return access;
+}
+
+/** The owner only, else 403. */
+export async function requireWorkspaceOwner(
+  db: Queryable,
+  workspaceId: number,
+  userId: number,
+  options: MissingWorkspace = {},
+): Promise<WorkspaceAccess> {
+  const access = await requireWorkspaceMember(db, workspaceId, userId, options);
+  if (access.role !== "owner") throw forbidden();
+  return access;
+}
+
+/** The channel with the user's standing in it, or undefined if the channel does not exist. */
+export async function findChannelAccess(
+  db: Queryable,
+  channelId: number,
+  userId: number,
+): Promise<{ channel: Channel; role: WorkspaceRole | null; isChannelMember: boolean } | undefined> {
+  const [row] = await db
+    .select({
+      channel: channels,
+      ownerId: workspaces.ownerId,
+      role: workspaceMembers.role,
+      channelMemberId: channelMembers.id,
+    })
+    .from(channels)
+    .innerJoin(workspaces, eq(workspaces.id, channels.workspaceId))
+    .leftJoin(
+      workspaceMembers,
+      and(eq(workspaceMembers.workspaceId, channels.workspaceId), eq(workspaceMembers.userId, userId)),
+    )
+    .leftJoin(
+      channelMembers,
+      and(eq(channelMembers.channelId, channels.id), eq(channelMembers.userId, userId)),
+    )
+    .where(eq(channels.id, channelId))
+    .limit(1);
+  if (!row) return undefined;
+  return {
+    channel: row.channel,
+    role: effectiveRole(row.ownerId, userId, row.role),
+    isChannelMember: row.channelMemberId !== null,
+  };
+}
+
+/** Whether a workspace member with this standing sees the channel (listings, reads, posts, sockets). */
+export function canSeeChannel(channel: Pick<Channel, "isPrivate">, isChannelMember: boolean): boolean {
+  return !channel.isPrivate || isChannelMember;
+}
+
+export interface ChannelAccessOptions {
+  /** Also refuse an archived channel (for posting): 403 "Channel is archived". */
+  write?: boolean;
+}
+
+/**
+ * Read access to a channel: 404 "Not Found" if it does not exist; 403 "Forbidden" unless the user
+ * is a member of its workspace and, for a private channel, of the channel.
+ */
+export async function requireChannelAccess(
+  db: Queryable,
+  channelId: number,
+  userId: number,
+  options: ChannelAccessOptions = {},
+): Promise<ChannelAccess> {
+  const found = await findChannelAccess(db, channelId, userId);
+  if (!found) throw notFound();
+  if (!found.role || !canSeeChannel(found.channel, found.isChannelMember)) throw forbidden();
+  if (options.write && found.channel.isArchived) throw forbidden("Channel is archived");
+  return { channel: found.channel, role: found.role, isChannelMember: found.isChannelMember };
+}
+
+/** Management of a channel (rename, archive, delete, members): its workspace's owner or an admin. */
+export async function requireChannelManager(
+  db: Queryable,
+  channelId: number,
+  userId: number,
+): Promise<ChannelAccess> {
+  const found = await findChannelAccess(db, channelId, userId);
+  if (!found) throw notFound();
+  if (!isManager(found.role)) throw forbidden();
+  return {
+    channel: found.channel,
+    role: found.role as WorkspaceRole,
+    isChannelMember: found.isChannelMember,
+  };
+}
+
+/** Whether the user is a member of the workspace (for checks on someone other than the caller). */
+export async function isWorkspaceMember(
+  db: Queryable,
+  workspaceId: number,
+  userId: number,
+): Promise<boolean> {
+  const found = await findWorkspaceRole(db, workspaceId, userId);
+  return Boolean(found?.role);
+}

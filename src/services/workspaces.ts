@@ -1,0 +1,405 @@
+/**
+ * Workspaces and their members (contract 2.6; D9, D17, D22): create, list, read, rename,
+ * delete; list members, change roles, transfer ownership, remove a member or leave.
+ *
+ * Every change is written with its audit entry in one transaction, and the affected users are
+ * told through the notifier once it is committed.
+ */
+import { and, asc, desc, eq, inArray, or, sql } from "drizzle-orm";
+import { uniqueViolation } from "../db/errors";
+import {
+  channelMembers,
+  channels,
+  directMessages,
+  directMessageThreads,
+  messages,
+  users,
+  type Workspace,
+  workspaceInvites,
+  workspaceMembers,
+  workspaces,
+} from "../db/schema";
+import { badRequest, conflict, forbidden, notFound } from "../errors";
+import { toInviteRead } from "../presenters/invites";
+import { toWorkspaceRead, type WorkspaceMemberView } from "../presenters/workspaces";
+import {
+  type AssignableRole,
+  effectiveRole,
+  findWorkspaceRole,
+  type Queryable,
+  requireWorkspaceManager,
+  requireWorkspaceMember,
+  requireWorkspaceOwner,
+  type WorkspaceAccess,
+  type WorkspaceRole,
+} from "./access";
+import { changes, recordAudit } from "./audit-log";
+import { notifyAll, publicUser } from "./events";
+import { listPendingInvites } from "./invites";
+import type { NotificationEvent, Notifier } from "./notifier";
+
+const SLUG_CONSTRAINT = "uq_workspaces_slug";
+const slugTaken = () => conflict("Slug already taken");
+
+/** The original's derivation, kept so the same name gives the same slug: lower-cased, spaces to "-". */
+export const slugFromName = (name: string) => name.toLowerCase().replaceAll(" ", "-");
+
+async function assertSlugFree(db: Queryable, slug: string, exceptWorkspaceId?: number) {
+  const [taken] = await db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.slug, slug));
+  if (taken && taken.id !== exceptWorkspaceId) throw slugTaken();
+}
+
+/** Runs `work`, answering a slug that a concurrent request took first like one taken before. */
+async function withSlugConflict<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (uniqueViolation(error) === SLUG_CONSTRAINT) throw slugTaken();
+    throw error;
+  }
+}
+
+export async function createWorkspace(
+  db: Queryable,
+  callerId: number,
+  input: { name: string; slug?: string | null },
+): Promise<WorkspaceAccess> {
+  const slug = input.slug || slugFromName(input.name);
+  await assertSlugFree(db, slug);
+  const workspace = await withSlugConflict(() =>
+    db.transaction(async (tx) => {
+      const [created] = await tx
+        .insert(workspaces)
+        .values({ name: input.name, slug, ownerId: callerId })
+        .returning();
+      const workspace = created as Workspace;
+      await tx
+        .insert(workspaceMembers)
+        .values({ workspaceId: workspace.id, userId: callerId, role: "owner" });
+      await recordAudit(tx, {
+        workspaceId: workspace.id,
+        actorUserId: callerId,
+        action: "workspace.created",
+        targetType: "workspace",
+        targetId: workspace.id,
+        details: { name: workspace.name, slug: workspace.slug },
+      });
+      return workspace;
+    }),
+  );
+  return { workspace, role: "owner" };
+}
+
+/** Workspaces the caller owns or belongs to, newest first. */
+export async function listWorkspaces(db: Queryable, callerId: number): Promise<WorkspaceAccess[]> {
+  const rows = await db
+    .select({ workspace: workspaces, role: workspaceMembers.role })
+    .from(workspaces)
+    .leftJoin(
+      workspaceMembers,
+      and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.userId, callerId)),
+    )
+    .where(or(eq(workspaces.ownerId, callerId), sql`${workspaceMembers.id} is not null`))
+    .orderBy(desc(workspaces.createdAt), desc(workspaces.id));
+  return rows.map(({ workspace, role }) => ({
+    workspace,
+    role: effectiveRole(workspace.ownerId, callerId, role) ?? "member",
+  }));
+}
+
+/** GET /workspaces/{id}: 404 "Not Found" / 403 "Forbidden" as in the original. */
+export function getWorkspace(db: Queryable, callerId: number, workspaceId: number): Promise<WorkspaceAccess> {
+  return requireWorkspaceMember(db, workspaceId, callerId, { missing: notFound() });
+}
+
+export async function updateWorkspace(
+  db: Queryable,
+  callerId: number,
+  workspaceId: number,
+  input: { name?: string; slug?: string },
+): Promise<WorkspaceAccess> {
+  const { workspace, role } = await requireWorkspaceManager(db, workspaceId, callerId);
+  const changed = changes({ name: workspace.name, slug: workspace.slug }, input);
+  if (Object.keys(changed).length === 0) return { workspace, role };
+  if (changed.slug) await assertSlugFree(db, input.slug as string, workspaceId);
+  const updated = await withSlugConflict(() =>
+    db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(workspaces)
+        .set({ name: input.name ?? workspace.name, slug: input.slug ?? workspace.slug })
+        .where(eq(workspaces.id, workspaceId))
+        .returning();
+      await recordAudit(tx, {
+        workspaceId,
+        actorUserId: callerId,
+        action: "workspace.updated",
+        targetType: "workspace",
+        targetId: workspaceId,
+        details: changed,
+      });
+      return row as Workspace;
+    }),
+  );
+  return { workspace: updated, role };
+}
+
+/**
+ * Deletes the workspace and everything in it (channels, their messages and members, DM threads,
+ * invites, memberships). Its audit trail stays, ending with the deletion. Members are told with
+ * `workspace.deleted`; people with a pending invite with `invite.cancelled`, which makes the
+ * web app refetch its invites.
+ */
+export async function deleteWorkspace(
+  db: Queryable,
+  notifier: Notifier,
+  callerId: number,
+  workspaceId: number,
+) {
+  const { workspace } = await requireWorkspaceOwner(db, workspaceId, callerId);
+  const { memberIds, pendingInvites } = await db.transaction(async (tx) => {
+    const members = await tx
+      .select({ userId: workspaceMembers.userId })
+      .from(workspaceMembers)
+      .where(eq(workspaceMembers.workspaceId, workspaceId));
+    const pendingInvites = await listPendingInvites(tx, workspaceId);
+    const channelIds = tx
+      .select({ id: channels.id })
+      .from(channels)
+      .where(eq(channels.workspaceId, workspaceId));
+    const threadIds = tx
+      .select({ id: directMessageThreads.id })
+      .from(directMessageThreads)
+      .where(eq(directMessageThreads.workspaceId, workspaceId));
+    await tx.delete(directMessages).where(inArray(directMessages.threadId, threadIds));
+    await tx.delete(directMessageThreads).where(eq(directMessageThreads.workspaceId, workspaceId));
+    await tx.delete(messages).where(inArray(messages.channelId, channelIds));
+    await tx.delete(channelMembers).where(inArray(channelMembers.channelId, channelIds));
+    await tx.delete(channels).where(eq(channels.workspaceId, workspaceId));
+    await tx.delete(workspaceInvites).where(eq(workspaceInvites.workspaceId, workspaceId));
+    await tx.delete(workspaceMembers).where(eq(workspaceMembers.workspaceId, workspaceId));
+    await tx.delete(workspaces).where(eq(workspaces.id, workspaceId));
+    await recordAudit(tx, {
+      workspaceId,
+      actorUserId: callerId,
+      action: "workspace.deleted",
+      targetType: "workspace",
+      targetId: workspaceId,
+      details: { name: workspace.name, slug: workspace.slug },
+    });
+    return { memberIds: new Set([callerId, ...members.map((m) => m.userId)]), pendingInvites };
+  });
+  const deleted: NotificationEvent = {
+    type: "workspace.deleted",
+    payload: {
+      workspace_id: workspaceId,
+      workspace_name: workspace.name,
+      by: await publicUser(db, callerId),
+    },
+  };
+  await notifyAll(notifier, [
+    ...[...memberIds].map((userId): [number, NotificationEvent] => [userId, deleted]),
+    ...pendingInvites.map((view): [number, NotificationEvent] => [
+      view.invitee.id,
+      { type: "invite.cancelled", payload: toInviteRead(view) },
+    ]),
+  ]);
+}
+
+const ROLE_ORDER = sql`case ${workspaceMembers.role} when 'owner' then 0 when 'admin' then 1 else 2 end`;
+
+/** Members with their roles: the owner first, then admins, then members, each by joining order. */
+export async function listMembers(
+  db: Queryable,
+  callerId: number,
+  workspaceId: number,
+): Promise<WorkspaceMemberView[]> {
+  const { workspace } = await requireWorkspaceMember(db, workspaceId, callerId);
+  const rows = await db
+    .select({
+      role: workspaceMembers.role,
+      joinedAt: workspaceMembers.createdAt,
+      user: { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl },
+    })
+    .from(workspaceMembers)
+    .innerJoin(users, eq(users.id, workspaceMembers.userId))
+    .where(eq(workspaceMembers.workspaceId, workspaceId))
+    .orderBy(sql`${workspaceMembers.userId} <> ${workspace.ownerId}`, ROLE_ORDER, asc(workspaceMembers.id));
+  return rows.map((row) => ({
+    workspaceId,
+    joinedAt: row.joinedAt,
+    user: row.user,
+    role: effectiveRole(workspace.ownerId, row.user.id, row.role) ?? "member",
+  }));
+}
+
+async function memberView(db: Queryable, workspace: Workspace, userId: number): Promise<WorkspaceMemberView> {
+  const found = await findWorkspaceRole(db, workspace.id, userId);
+  const [row] = await db
+    .select({
+      joinedAt: workspaceMembers.createdAt,
+      user: { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl },
+    })
+    .from(workspaceMembers)
+    .innerJoin(users, eq(users.id, workspaceMembers.userId))
+    .where(and(eq(workspaceMembers.workspaceId, workspace.id), eq(workspaceMembers.userId, userId)));
+  if (!row || !found?.role) throw notFound("Member not found");
+  return { workspaceId: workspace.id, role: found.role, joinedAt: row.joinedAt, user: row.user };
+}
+
+/** The target's role, or 404 "Member not found". */
+async function requireTarget(db: Queryable, workspaceId: number, userId: number): Promise<WorkspaceRole> {
+  const found = await findWorkspaceRole(db, workspaceId, userId);
+  if (!found?.role) throw notFound("Member not found");
+  return found.role;
+}
+
+function roleChangedEvent(workspace: Workspace, role: WorkspaceRole, by: unknown): NotificationEvent {
+  return { type: "workspace.role_changed", payload: { workspace: toWorkspaceRead(workspace), role, by } };
+}
+
+/** Owner only; the owner's own role changes only by a transfer. */
+export async function changeMemberRole(
+  db: Queryable,
+  notifier: Notifier,
+  callerId: number,
+  workspaceId: number,
+  targetId: number,
+  role: AssignableRole,
+): Promise<WorkspaceMemberView> {
+  const { workspace } = await requireWorkspaceOwner(db, workspaceId, callerId);
+  const current = await requireTarget(db, workspaceId, targetId);
+  if (current === "owner") throw badRequest("Cannot change the owner's role; transfer ownership instead");
+  if (current !== role) {
+    await db.transaction(async (tx) => {
+      await tx
+        .update(workspaceMembers)
+        .set({ role })
+        .where(and(eq(workspaceMembers.workspaceId, workspaceId), eq(workspaceMembers.userId, targetId)));
+      await recordAudit(tx, {
+        workspaceId,
+        actorUserId: callerId,
+        action: "member.role_changed",
+        targetType: "user",
+        targetId,
+        details: { role: { from: current, to: role } },
+      });
+    });
+    await notifyAll(notifier, [
+      [targetId, roleChangedEvent(workspace, role, await publicUser(db, callerId))],
+    ]);
+  }
+  return memberView(db, workspace, targetId);
+}
+
+/** The owner hands the workspace to another member and stays on as an admin. */
+export async function transferOwnership(
+  db: Queryable,
+  notifier: Notifier,
+  callerId: number,
+  workspaceId: number,
+  targetId: number,
+): Promise<WorkspaceAccess> {
+  await requireWorkspaceOwner(db, workspaceId, callerId);
+  if (targetId === callerId) throw badRequest("You already own this workspace");
+  const target = await findWorkspaceRole(db, workspaceId, targetId);
+  if (!target?.role) throw badRequest("User is not a member of this workspace");
+  const updated = await db.transaction(async (tx) => {
+    // Only while the caller still owns it: two concurrent transfers cannot both win.
+    const [row] = await tx
+      .update(workspaces)
+      .set({ ownerId: targetId })
+      .where(and(eq(workspaces.id, workspaceId), eq(workspaces.ownerId, callerId)))
+      .returning();
+    if (!row) throw forbidden();
+    const setRole = (userId: number, role: WorkspaceRole) =>
+      tx
+        .insert(workspaceMembers)
+        .values({ workspaceId, userId, role })
+        .onConflictDoUpdate({
+          target: [workspaceMembers.workspaceId, workspaceMembers.userId],
+          set: { role },
+        });
+    await setRole(targetId, "owner");
+    await setRole(callerId, "admin");
+    await recordAudit(tx, {
+      workspaceId,
+      actorUserId: callerId,
+      action: "workspace.ownership_transferred",
+      targetType: "user",
+      targetId,
+      details: { from_user_id: callerId, to_user_id: targetId },
+    });
+    return row;
+  });
+  const by = await publicUser(db, callerId);
+  await notifyAll(notifier, [
+    [targetId, roleChangedEvent(updated, "owner", by)],
+    [callerId, roleChangedEvent(updated, "admin", by)],
+  ]);
+  return { workspace: updated, role: "admin" };
+}
+
+/**
+ * Removes a member, or leaves when the target is the caller. Admins may remove members but not
+ * other admins; nobody removes the owner, who leaves only after transferring ownership. The
+ * member's channel memberships in the workspace go with them.
+ */
+export async function removeMember(
+  db: Queryable,
+  notifier: Notifier,
+  callerId: number,
+  workspaceId: number,
+  targetId: number,
+) {
+  const leaving = targetId === callerId;
+  const { workspace, role: callerRole } = leaving
+    ? await requireWorkspaceMember(db, workspaceId, callerId)
+    : await requireWorkspaceManager(db, workspaceId, callerId);
+  const targetRole = leaving ? callerRole : await requireTarget(db, workspaceId, targetId);
+  if (targetRole === "owner") {
+    throw leaving
+      ? badRequest("The owner cannot leave the workspace; transfer ownership first")
+      : forbidden("Cannot remove the owner");
+  }
+  if (!leaving && callerRole === "admin" && targetRole === "admin") {
+    throw forbidden("Only the owner can remove an admin");
+  }
+  await db.transaction(async (tx) => {
+    await tx
+      .delete(channelMembers)
+      .where(
+        and(
+          eq(channelMembers.userId, targetId),
+          inArray(
+            channelMembers.channelId,
+            tx.select({ id: channels.id }).from(channels).where(eq(channels.workspaceId, workspaceId)),
+          ),
+        ),
+      );
+    await tx
+      .delete(workspaceMembers)
+      .where(and(eq(workspaceMembers.workspaceId, workspaceId), eq(workspaceMembers.userId, targetId)));
+    await recordAudit(tx, {
+      workspaceId,
+      actorUserId: callerId,
+      action: leaving ? "member.left" : "member.removed",
+      targetType: "user",
+      targetId,
+      details: { role: targetRole },
+    });
+  });
+  await notifyAll(notifier, [
+    [
+      targetId,
+      {
+        type: "workspace.member_removed",
+        payload: {
+          workspace_id: workspaceId,
+          workspace_name: workspace.name,
+          reason: leaving ? "left" : "removed",
+          by: await publicUser(db, callerId),
+        },
+      },
+    ],
+  ]);
+}
