@@ -8,12 +8,15 @@ import type { Env } from "./env";
 import type { ValidationIssue } from "./errors";
 import type { Caller } from "./http/auth";
 import type { Logger } from "./log";
+import type { Notifier } from "./services/notifier";
 import type { KeyValueStore } from "./store/store";
 
 /** Connections are opened on first use: most requests need the database, few need the store. */
 export interface Dependencies {
   readonly db: Database;
   readonly store: KeyValueStore;
+  /** Events for users' notification sockets (services/notifications.ts). */
+  readonly notifier: Notifier;
 }
 
 export interface AppEnv {

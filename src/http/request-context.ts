@@ -6,8 +6,11 @@ import type { MiddlewareHandler } from "hono";
 import { type Config, describeProblems, loadConfig } from "../config";
 import type { AppEnv, Dependencies } from "../context";
 import { createDatabase, type Database } from "../db/client";
+import type { Env } from "../env";
 import { AppError } from "../errors";
 import { createLogger, type Logger } from "../log";
+import { createNotifier } from "../services/notifications";
+import type { Notifier } from "../services/notifier";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
 
@@ -28,9 +31,10 @@ function once(key: object, action: () => void) {
   }
 }
 
-export function createDependencies(config: Config, log: Logger): Dependencies {
+export function createDependencies(config: Config, log: Logger, env?: Env): Dependencies {
   let db: Database | undefined;
   let store: KeyValueStore | undefined;
+  let notifier: Notifier | undefined;
   return {
     get db() {
       db ??= createDatabase(config.database);
@@ -46,6 +50,10 @@ export function createDependencies(config: Config, log: Logger): Dependencies {
         }
       }
       return store;
+    },
+    get notifier() {
+      notifier ??= createNotifier(env?.NOTIFICATION_FEED, log);
+      return notifier;
     },
   };
 }
@@ -73,7 +81,7 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.set("configProblems", result.problems);
   } else {
     c.set("config", result.config);
-    c.set("deps", createDependencies(result.config, log));
+    c.set("deps", createDependencies(result.config, log, c.env));
   }
 
   await next();

@@ -54,7 +54,7 @@ const RANDOM_DRAWS = 8;
 const INSERT_ATTEMPTS = 4;
 
 /** A free handle for `base`: a few random draws checked at once, then the full list if needed. */
-async function allocateHandle(db: Database, base: string): Promise<string> {
+export async function allocateHandle(db: Database, base: string): Promise<string> {
   const draws = Array.from({ length: RANDOM_DRAWS }, () =>
     formatHandle(base, (crypto.getRandomValues(new Uint16Array(1))[0] as number) % 10_000),
   );

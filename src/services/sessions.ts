@@ -33,10 +33,15 @@ export interface SessionContext {
   refreshReuseGraceSeconds: number;
 }
 
-/** Cached verdicts: the user id of a live session, or this marker for a revoked one. */
-const REVOKED = "revoked";
+/**
+ * Cached verdicts in the store: `session:{sid}` holds the user id of a live session, or this
+ * marker for a revoked one. Socket objects read the same keys to close revoked sockets
+ * (realtime/socket-liveness.ts).
+ */
+export const REVOKED = "revoked";
 const ACTIVE_CACHE_SECONDS = 300;
-const cacheKey = (sessionId: string) => `session:${sessionId}`;
+export const sessionCacheKey = (sessionId: string) => `session:${sessionId}`;
+const cacheKey = sessionCacheKey;
 
 const newTokenId = () => crypto.randomUUID();
 const nowSeconds = () => Math.floor(Date.now() / 1000);

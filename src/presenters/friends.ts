@@ -1,0 +1,22 @@
+/**
+ * Friend requests on the wire (contract 2.1 FriendRequestRead).
+ */
+import type { FriendRequest, User } from "../db/schema";
+import { isoTime, toUserPublic } from "./users";
+
+export interface FriendRequestView {
+  request: FriendRequest;
+  requester: User;
+  addressee: User;
+}
+
+export function toFriendRequestRead({ request, requester, addressee }: FriendRequestView) {
+  return {
+    id: request.id,
+    status: request.status,
+    requester: toUserPublic(requester),
+    addressee: toUserPublic(addressee),
+    created_at: isoTime(request.createdAt),
+    updated_at: isoTime(request.updatedAt),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The Worker's half of every WebSocket handshake (contract 3.1; D2, D7): where the token comes
+ * from, the same checks REST applies to it, and the refusals, all before any upgrade, so a
+ * refused client sees an HTTP status (403, or 426 for a plain GET) and never an open socket.
+ *
+ * Shared by /ws/notifications (routes/realtime.ts) and /ws/chat (routes/chat-socket.ts).
+ *
+ * The token comes from `?token=` (what the web app sends) or from the subprotocol list
+ * `["bearer", <token>]`, which keeps it out of URLs and therefore out of access logs; the
+ * server then answers with the subprotocol "bearer", as browsers require. The token is never
+ * logged: the request log line names the route, not the URL.
+ */
+import type { Context } from "hono";
+import { decodeJwt } from "jose";
+import type { AppEnv } from "../context";
+import { AppError, notAuthenticated } from "../errors";
+import { authenticateAccessToken, type Caller } from "../http/auth";
+
+export const BEARER_PROTOCOL = "bearer";
+/** Longer than any token we issue; a bigger one is refused without being parsed. */
+export const MAX_TOKEN_LENGTH = 4096;
+
+export interface PresentedToken {
+  token: string | null;
+  /** The subprotocol to echo, when the client offered ours. */
+  protocol: string | null;
+}
+
+/**
+ * The token of a handshake: from the subprotocol list `bearer, <token>` when the client
+ * offered "bearer", else from `?token=`.
+ */
+export function presentedToken(c: Context<AppEnv>): PresentedToken {
+  const offered = (c.req.header("Sec-WebSocket-Protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const index = offered.findIndex((p) => p.toLowerCase() === BEARER_PROTOCOL);
+  if (index >= 0) return { token: offered[index + 1] ?? null, protocol: offered[index] ?? null };
+  return { token: c.req.query("token") ?? null, protocol: null };
+}
+
+export interface HandshakeCaller extends Caller {
+  /** The token's `exp`, in seconds since the epoch: the socket is closed then. */
+  expiresAtSeconds: number;
+}
+
+/** A refusal before the upgrade: the contract's 403 with a detail naming the reason. */
+export const handshakeRefused = (detail = "Forbidden") => new AppError(403, detail);
+
+/**
+ * Turns an AppError of a REST check into the handshake's refusal (3.1: every refusal is a 403
+ * before the upgrade), keeping its detail; anything else (a database or store outage) stays a 5xx.
+ */
+export function asHandshakeRefusal(error: unknown): unknown {
+  if (error instanceof AppError && (error.status === 401 || error.status === 403 || error.status === 404)) {
+    return handshakeRefused(typeof error.detail === "string" ? error.detail : "Forbidden");
+  }
+  return error;
+}
+
+/** Runs the REST checks on a handshake token (revoked sessions and refresh tokens included). */
+export async function authenticateHandshake(
+  c: Context<AppEnv>,
+  token: string | null,
+): Promise<HandshakeCaller> {
+  try {
+    if (!token || token.length > MAX_TOKEN_LENGTH) throw notAuthenticated();
+    const caller = await authenticateAccessToken(c, token);
+    const { exp } = decodeJwt(token);
+    return { ...caller, expiresAtSeconds: typeof exp === "number" ? exp : 0 };
+  } catch (error) {
+    throw asHandshakeRefusal(error);
+  }
+}
+
+export const isUpgrade = (c: Context<AppEnv>) => c.req.header("Upgrade")?.toLowerCase() === "websocket";
+
+/** The answer to a plain HTTP request on a socket endpoint. */
+export const upgradeRequired = (c: Context<AppEnv>) =>
+  c.json({ detail: "This endpoint only accepts WebSocket upgrades" }, 426, { Upgrade: "websocket" });

@@ -1,0 +1,176 @@
+/**
+ * The rules every hibernatable socket of this project lives by (contract 3.2; D7), shared by the
+ * socket objects (the channel rooms; the notification feed can use the same pieces):
+ *
+ *   - idle: a socket with no inbound frame for 25 s is closed with 1001. Pings answered by the
+ *     runtime's auto-response count: they show up in getWebSocketAutoResponseTimestamp, not in
+ *     any handler, which is the point of the auto-response (the object is not woken for them).
+ *   - token expiry: a socket is closed (1008) when the access token it was opened with expires.
+ *   - revocation: a socket whose session was revoked (logout, a revoked device, refresh-token
+ *     reuse) is closed (1008) within SESSION_RECHECK_MS of the revocation.
+ *
+ * Everything a rule needs lives in the socket's attachment (a `SocketLease`), so the rules hold
+ * across hibernation; the only clock is the object's storage alarm, which survives eviction.
+ */
+
+import type { Logger } from "../log";
+import { REVOKED, sessionCacheKey } from "../services/sessions";
+import type { KeyValueStore } from "../store/store";
+
+/** Contract 3.2: at least one inbound frame every 25 s, else close with 1001. */
+export const IDLE_TIMEOUT_MS = 25_000;
+/** How stale a revoked session's socket may get before it is closed. */
+export const SESSION_RECHECK_MS = 5_000;
+
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_INTERNAL_ERROR = 1011;
+
+const OPEN = 1;
+
+/** What the liveness rules need to know about a socket; kept in its attachment. */
+export interface SocketLease {
+  userId: number;
+  /** Absent only for tokens without `sid` (REQUIRE_SESSION_CLAIM=false). */
+  sessionId: string | null;
+  /** When the access token the socket was opened with expires (ms since the epoch). */
+  expiresAt: number;
+  /** When the socket last sent a frame that reached a handler (ms since the epoch). */
+  lastSeenAt: number;
+}
+
+export interface LeasedSocket<L extends SocketLease> {
+  ws: WebSocket;
+  lease: L;
+}
+
+export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closing or closed: nothing left to do.
+  }
+}
+
+export const isOpen = (ws: WebSocket) => ws.readyState === OPEN;
+
+/** The attachment of a socket, or null when it has none or it cannot be read. */
+export function leaseOf<L extends SocketLease>(ws: WebSocket): L | null {
+  try {
+    return (ws.deserializeAttachment() as L | null) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The object's open sockets with their leases; a socket without one is closed (its state is lost). */
+export function openLeasedSockets<L extends SocketLease>(
+  ctx: DurableObjectState,
+  tag?: string,
+): LeasedSocket<L>[] {
+  const result: LeasedSocket<L>[] = [];
+  for (const ws of ctx.getWebSockets(tag)) {
+    if (!isOpen(ws)) continue;
+    const lease = leaseOf<L>(ws);
+    if (lease) result.push({ ws, lease });
+    else closeQuietly(ws, CLOSE_INTERNAL_ERROR, "Lost connection state");
+  }
+  return result;
+}
+
+/** The last inbound activity of a socket: a handled frame, or a ping the runtime answered. */
+export function lastActivityAt(ctx: DurableObjectState, ws: WebSocket, lease: SocketLease): number {
+  let autoResponse = 0;
+  try {
+    autoResponse = ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+  } catch {
+    // Not a hibernatable socket of this object: only the attachment counts.
+  }
+  return Math.max(lease.lastSeenAt, autoResponse);
+}
+
+/**
+ * Closes the sockets whose token expired (1008) or that stayed silent for IDLE_TIMEOUT_MS (1001);
+ * returns the others.
+ */
+export function closeLapsed<L extends SocketLease>(
+  ctx: DurableObjectState,
+  sockets: LeasedSocket<L>[],
+  now: number,
+): LeasedSocket<L>[] {
+  const kept: LeasedSocket<L>[] = [];
+  for (const entry of sockets) {
+    if (entry.lease.expiresAt <= now) closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Token expired");
+    else if (now - lastActivityAt(ctx, entry.ws, entry.lease) >= IDLE_TIMEOUT_MS) {
+      closeQuietly(entry.ws, CLOSE_GOING_AWAY, "Idle timeout");
+    } else kept.push(entry);
+  }
+  return kept;
+}
+
+/**
+ * Closes the sockets of revoked sessions; returns the others. The sessions service records each
+ * revocation in the store (`session:{sid}` = "revoked", kept for as long as an access token of the
+ * session can live) and caches a live session as its owner's id, so one read of those keys answers
+ * for every session in the object. A missing key (the live-session cache lapsed) counts as live:
+ * asking the database here would cost a query per socket per check, and such a socket still closes
+ * when its token expires. A store failure keeps the sockets, for the same reason, until the next check.
+ */
+export async function closeRevoked<L extends SocketLease>(
+  store: KeyValueStore | undefined,
+  sockets: LeasedSocket<L>[],
+  log: Logger,
+): Promise<LeasedSocket<L>[]> {
+  const bySession = new Map<string, LeasedSocket<L>[]>();
+  for (const entry of sockets) {
+    const sid = entry.lease.sessionId;
+    if (!sid) continue;
+    const list = bySession.get(sid) ?? [];
+    list.push(entry);
+    bySession.set(sid, list);
+  }
+  if (bySession.size === 0 || !store) return sockets;
+
+  const sessionIds = [...bySession.keys()];
+  let verdicts: (string | null)[];
+  try {
+    verdicts = await store.getMany(sessionIds.map(sessionCacheKey));
+  } catch (error) {
+    log.warn("session re-check skipped: store unavailable", { err: error });
+    return sockets;
+  }
+  const closed = new Set<WebSocket>();
+  sessionIds.forEach((sessionId, index) => {
+    const verdict = verdicts[index];
+    if (verdict === null || verdict === undefined) return;
+    for (const entry of bySession.get(sessionId) ?? []) {
+      if (verdict === REVOKED || verdict !== String(entry.lease.userId)) {
+        closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Session revoked");
+        closed.add(entry.ws);
+      }
+    }
+  });
+  return sockets.filter((entry) => !closed.has(entry.ws));
+}
+
+/**
+ * When the alarm must next run for these sockets: the earliest idle deadline, token expiry, or
+ * session re-check (only sockets with a session need re-checking); null when there are none.
+ */
+export function nextCheckAt<L extends SocketLease>(
+  ctx: DurableObjectState,
+  sockets: LeasedSocket<L>[],
+  now: number,
+): number | null {
+  let next = Number.POSITIVE_INFINITY;
+  for (const { ws, lease } of sockets) {
+    next = Math.min(
+      next,
+      lastActivityAt(ctx, ws, lease) + IDLE_TIMEOUT_MS,
+      lease.expiresAt,
+      lease.sessionId ? now + SESSION_RECHECK_MS : Number.POSITIVE_INFINITY,
+    );
+  }
+  return next === Number.POSITIVE_INFINITY ? null : Math.max(next, now + 50);
+}

@@ -1,0 +1,32 @@
+/**
+ * The Notifier services use (services/notifier.ts), delivering through each user's
+ * NotificationFeed object (src/realtime/notification-feed.ts), which every Worker instance
+ * reaches alike (D8).
+ *
+ * Delivery is best effort by contract: the change that raised the event is already committed,
+ * so a feed that cannot be reached is logged and the request still succeeds. A user without an
+ * open socket simply misses the event, as in the original; the web app refetches its lists
+ * when it (re)connects.
+ */
+import type { Env } from "../env";
+import type { Logger } from "../log";
+import { feedName } from "../realtime/notification-feed";
+import type { NotificationEvent, Notifier } from "./notifier";
+
+export function createNotifier(namespace: Env["NOTIFICATION_FEED"] | undefined, log: Logger): Notifier {
+  return {
+    async notify(userId: number, event: NotificationEvent) {
+      if (!namespace) {
+        log.error("NOTIFICATION_FEED is not bound; notification dropped", { type: event.type });
+        return;
+      }
+      try {
+        const stub = namespace.get(namespace.idFromName(feedName(userId)));
+        const delivered = await stub.deliver(event);
+        log.debug("notification delivered", { type: event.type, user_id: userId, sockets: delivered });
+      } catch (error) {
+        log.warn("notification not delivered", { type: event.type, user_id: userId, err: error });
+      }
+    },
+  };
+}
