@@ -9,8 +9,15 @@ import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
 import { requestContext } from "./http/request-context";
 import { limitBodySize, parseJsonBody } from "./http/validation";
 import { authRoutes } from "./routes/auth";
+import { channelRoutes } from "./routes/channels";
+import { friendRoutes } from "./routes/friends";
 import { healthRoutes } from "./routes/health";
+import { inviteRoutes } from "./routes/invites";
+import { messageRoutes } from "./routes/messages";
+import { realtimeRoutes } from "./routes/realtime";
 import { testSupportRoutes } from "./routes/test-support";
+import { userRoutes } from "./routes/users";
+import { workspaceRoutes } from "./routes/workspaces";
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -23,6 +30,13 @@ export function createApp() {
 
   app.route("/", healthRoutes);
   app.route("/", authRoutes);
+  app.route("/", inviteRoutes);
+  app.route("/", workspaceRoutes);
+  app.route("/", channelRoutes);
+  app.route("/", messageRoutes);
+  app.route("/", userRoutes);
+  app.route("/", friendRoutes);
+  app.route("/", realtimeRoutes);
 
   app.route("/", testSupportRoutes);
 

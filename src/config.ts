@@ -64,6 +64,7 @@ const environmentSchema = z
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     METRICS_ENABLED: flag(true),
+    RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
     LOG_LEVEL: z.preprocess(optionalText, z.enum(["debug", "info", "warn", "error"]).default("info")),
   })
   .superRefine((env, ctx) => {
@@ -111,6 +112,8 @@ export interface Config {
   corsOrigins: readonly string[];
   session: { requireSessionClaim: boolean; touchEnabled: boolean; touchTtlSeconds: number };
   metricsEnabled: boolean;
+  /** Channel messages a user may post per 10 s in one channel, over REST and sockets together (D14). */
+  messagePostLimitPer10Seconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -174,6 +177,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
       },
       metricsEnabled: e.METRICS_ENABLED,
+      messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,
       logLevel: e.LOG_LEVEL,
     },
   };

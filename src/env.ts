@@ -2,6 +2,13 @@
  * The Worker's bindings. Settings arrive as plain variables and secrets; config.ts is the
  * only reader of them (see .dev.vars.example for each one).
  */
+import type { ChannelRoom } from "./realtime/channel-room";
+import type { NotificationFeed } from "./realtime/notification-feed";
+
 export interface Env {
   [setting: string]: unknown;
+  /** One object per user's notification sockets (wrangler.toml). */
+  NOTIFICATION_FEED: DurableObjectNamespace<NotificationFeed>;
+  /** One object per channel: its chat sockets, and the single writer of its messages (wrangler.toml). */
+  CHANNEL_ROOM: DurableObjectNamespace<ChannelRoom>;
 }

@@ -5,6 +5,9 @@
 import { createApp } from "./app";
 import type { Env } from "./env";
 
+export { ChannelRoom } from "./realtime/channel-room";
+export { NotificationFeed } from "./realtime/notification-feed";
+
 const app = createApp();
 
 export default {

@@ -14,8 +14,8 @@
  * - Redundant indexes of the original (`ix_<table>_id` next to the primary key) are kept: dropping them is a
  *   schema change, and would belong in a later migration, not in the baseline.
  * - Improvements the contract marks "[fix]" (unique workspace membership, message index, partial unique
- *   pending invite) are NOT here: they go into migrations after the baseline, so that adopted and fresh
- *   databases get them the same way.
+ *   pending invite) are not in the baseline: they come with migrations after it, so that adopted and fresh
+ *   databases get them the same way, and are marked below with the migration that added them.
  */
 import { sql } from "drizzle-orm";
 import {
@@ -25,6 +25,7 @@ import {
   foreignKey,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   serial,
@@ -168,6 +169,9 @@ export const workspaceMembers = pgTable(
   (t) => [
     primaryKey({ name: "pk_workspace_members", columns: [t.id] }),
     index("ix_workspace_members_id").on(t.id),
+    // Added by this project (migration 0002, D22): one membership per user and workspace.
+    unique("uq_workspace_members_workspace_user").on(t.workspaceId, t.userId),
+    index("ix_workspace_members_user_id").on(t.userId),
     fk("fk_workspace_members_user_id_users", t.userId, users.id),
     fk("fk_workspace_members_workspace_id_workspaces", t.workspaceId, workspaces.id),
   ],
@@ -188,7 +192,11 @@ export const workspaceInvites = pgTable(
   (t) => [
     primaryKey({ name: "pk_workspace_invites", columns: [t.id] }),
     index("ix_workspace_invites_id").on(t.id),
-    unique("uq_workspace_invites_workspace_invitee_status").on(t.workspaceId, t.inviteeUserId, t.status),
+    // Migration 0002 (D22) replaced the original's unique (workspace_id, invitee_user_id, status), which
+    // made a second accepted or declined invite for the same person fail: only one *pending* invite.
+    uniqueIndex("uq_workspace_invites_pending_invitee")
+      .on(t.workspaceId, t.inviteeUserId)
+      .where(sql`status = 'pending'`),
     fk("fk_workspace_invites_invitee_user_id_users", t.inviteeUserId, users.id),
     fk("fk_workspace_invites_inviter_user_id_users", t.inviterUserId, users.id),
     fk("fk_workspace_invites_workspace_id_workspaces", t.workspaceId, workspaces.id),
@@ -211,15 +219,19 @@ export const channels = pgTable(
       .$defaultFn(() => false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // Added by this project (migration 0002).
+    topic: varchar("topic", { length: 250 }),
+    isArchived: boolean("is_archived").default(false).notNull(),
   },
   (t) => [
     primaryKey({ name: "pk_channels", columns: [t.id] }),
     index("ix_channels_id").on(t.id),
+    index("ix_channels_workspace_id").on(t.workspaceId),
     fk("fk_channels_workspace_id_workspaces", t.workspaceId, workspaces.id),
   ],
 );
 
-/** Exists in the original but nothing there reads or writes it; kept for parity and adopted data. */
+/** Unused by the original; here it decides who sees a private channel (D3). */
 export const channelMembers = pgTable(
   "channel_members",
   {
@@ -232,6 +244,8 @@ export const channelMembers = pgTable(
   (t) => [
     primaryKey({ name: "pk_channel_members", columns: [t.id] }),
     index("ix_channel_members_id").on(t.id),
+    // Added by this project (migration 0002, D22).
+    unique("uq_channel_members_channel_user").on(t.channelId, t.userId),
     fk("fk_channel_members_channel_id_channels", t.channelId, channels.id),
     fk("fk_channel_members_user_id_users", t.userId, users.id),
   ],
@@ -258,8 +272,32 @@ export const messages = pgTable(
   (t) => [
     primaryKey({ name: "pk_messages", columns: [t.id] }),
     index("ix_messages_id").on(t.id),
+    // Added by this project (migration 0002, D22): a channel's history, newest first, by id cursor.
+    index("ix_messages_channel_id_id").on(t.channelId, t.id),
     fk("fk_messages_channel_id_channels", t.channelId, channels.id),
     fk("fk_messages_user_id_users", t.userId, users.id),
+  ],
+);
+
+/**
+ * This project's own (migration 0003): how far each user has read each channel, for unread counts. One row per
+ * user and channel, created on the first read; the pointer only moves forward. Rows go with their channel or
+ * user (ON DELETE CASCADE), so deleting either needs no extra step.
+ */
+export const channelReads = pgTable(
+  "channel_reads",
+  {
+    userId: integer("user_id").notNull(),
+    channelId: integer("channel_id").notNull(),
+    /** The highest message id the user has read in the channel; 0 = nothing read. */
+    lastReadMessageId: integer("last_read_message_id").default(0).notNull(),
+    updatedAt: timestamp("updated_at", tz).defaultNow().notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_channel_reads", columns: [t.userId, t.channelId] }),
+    index("ix_channel_reads_channel_id").on(t.channelId),
+    fk("fk_channel_reads_user_id_users", t.userId, users.id).onDelete("cascade"),
+    fk("fk_channel_reads_channel_id_channels", t.channelId, channels.id).onDelete("cascade"),
   ],
 );
 
@@ -304,6 +342,8 @@ export const directMessages = pgTable(
   (t) => [
     primaryKey({ name: "pk_direct_messages", columns: [t.id] }),
     index("ix_direct_messages_id").on(t.id),
+    // Added by this project (migration 0002, D22).
+    index("ix_direct_messages_thread_id_id").on(t.threadId, t.id),
     fk("fk_direct_messages_sender_id_users", t.senderId, users.id),
     fk("fk_direct_messages_thread_id_direct_message_threads", t.threadId, directMessageThreads.id),
   ],
@@ -343,10 +383,11 @@ export const friendRequests = pgTable(
     requesterId: integer("requester_id").notNull(),
     addresseeId: integer("addressee_id").notNull(),
     /**
-     * `pending` | `accepted` | `declined`. No DB default (adoption parity), and deliberately no app default
-     * either: one row per direction is reused, so every write states the status it means.
+     * `pending` | `accepted` | `declined`. The DB default came with migration 0002 (D22: the original had
+     * none, unlike workspace_invites.status); writes still state the status they mean, since one row per
+     * direction is reused.
      */
-    status: varchar("status").notNull(),
+    status: varchar("status").default("pending").notNull(),
   },
   (t) => [
     primaryKey({ name: "pk_friend_requests", columns: [t.id] }),
@@ -354,6 +395,34 @@ export const friendRequests = pgTable(
     unique("uq_friend_requests_users").on(t.requesterId, t.addresseeId),
     fk("fk_friend_requests_addressee_id_users", t.addresseeId, users.id).onDelete("cascade"),
     fk("fk_friend_requests_requester_id_users", t.requesterId, users.id).onDelete("cascade"),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// audit_logs (this project's own)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Who changed what in a workspace: membership, roles, channels, invites, settings. Rows are never updated.
+ * `workspace_id` has no foreign key on purpose: the trail of a deleted workspace, its deletion included,
+ * stays for operators to read.
+ */
+export const auditLogs = pgTable(
+  "audit_logs",
+  {
+    id: serial("id").notNull(),
+    workspaceId: integer("workspace_id").notNull(),
+    actorUserId: integer("actor_user_id"),
+    action: varchar("action", { length: 64 }).notNull(),
+    targetType: varchar("target_type", { length: 32 }).notNull(),
+    targetId: integer("target_id"),
+    details: jsonb("details").$type<Record<string, unknown>>().default({}).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_audit_logs", columns: [t.id] }),
+    index("ix_audit_logs_workspace_id_id").on(t.workspaceId, t.id),
+    fk("fk_audit_logs_actor_user_id_users", t.actorUserId, users.id).onDelete("set null"),
   ],
 );
 
@@ -377,6 +446,8 @@ export type ChannelMember = typeof channelMembers.$inferSelect;
 export type NewChannelMember = typeof channelMembers.$inferInsert;
 export type Message = typeof messages.$inferSelect;
 export type NewMessage = typeof messages.$inferInsert;
+export type ChannelReadState = typeof channelReads.$inferSelect;
+export type NewChannelReadState = typeof channelReads.$inferInsert;
 export type DirectMessageThread = typeof directMessageThreads.$inferSelect;
 export type NewDirectMessageThread = typeof directMessageThreads.$inferInsert;
 export type DirectMessage = typeof directMessages.$inferSelect;
@@ -385,3 +456,5 @@ export type Friend = typeof friends.$inferSelect;
 export type NewFriend = typeof friends.$inferInsert;
 export type FriendRequest = typeof friendRequests.$inferSelect;
 export type NewFriendRequest = typeof friendRequests.$inferInsert;
+export type AuditLog = typeof auditLogs.$inferSelect;
+export type NewAuditLog = typeof auditLogs.$inferInsert;

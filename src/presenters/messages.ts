@@ -1,0 +1,35 @@
+/**
+ * Channel messages on the wire (contract 2.1 MessageRead, 2.8, 3.4). Additive fields:
+ * `updated_at` everywhere, and `workspace_id` in every socket event (the original put it only in
+ * socket-originated ones). A deleted message never carries its content.
+ */
+import type { MessageView, ReadState } from "../services/messages";
+import { isoTime, toUserPublic } from "./users";
+
+export function toMessageRead(message: MessageView, clientId: string | null = null) {
+  return {
+    id: message.id,
+    channel_id: message.channelId,
+    user_id: message.userId,
+    content: message.isDeleted ? "" : message.content,
+    client_id: clientId,
+    is_edited: message.isEdited,
+    is_deleted: message.isDeleted,
+    created_at: isoTime(message.createdAt),
+    updated_at: isoTime(message.updatedAt),
+    author: toUserPublic(message.author),
+  };
+}
+
+/** The payload of the `message`, `message.updated` and `message.deleted` socket events. */
+export function toMessageEvent(message: MessageView, workspaceId: number, clientId: string | null = null) {
+  return { ...toMessageRead(message, clientId), workspace_id: workspaceId };
+}
+
+export function toReadState(state: ReadState) {
+  return {
+    channel_id: state.channelId,
+    last_read_message_id: state.lastReadMessageId,
+    unread_count: state.unreadCount,
+  };
+}

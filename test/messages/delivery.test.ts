@@ -1,0 +1,236 @@
+/**
+ * Delivery guarantees of the channel's single writer (issue 5, items 3 and 4): with concurrent
+ * senders over REST and sockets every subscriber receives the same messages, in id order, exactly
+ * once; a client reconnecting with `since` receives what it missed, then live messages, with
+ * nothing lost or repeated; past the catch-up cap it is told to re-fetch through REST.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApp, type TestApp } from "../support/app";
+import type { SocketFrame, TestSocket } from "../support/ws";
+import { as, buildRoom, joinChat, post, type Room, take } from "./room";
+
+let app: TestApp;
+let room: Room;
+
+beforeAll(async () => {
+  // The post limit is not under test here: these tests post fast on purpose.
+  app = await startApp({ env: { RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: "10000" } });
+  room = await buildRoom(app);
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+async function freshChannel(): Promise<number> {
+  const res = await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, {
+    json: { name: `d-${Math.random().toString(36).slice(2, 8)}` },
+  });
+  expect(res.status, res.text).toBe(200);
+  return res.body.id;
+}
+
+async function storedIds(channelId: number): Promise<number[]> {
+  const rows = await app.sql<
+    { id: number }[]
+  >`select id from messages where channel_id = ${channelId} order by id`;
+  return rows.map((r) => r.id);
+}
+
+const idOf = (frame: SocketFrame) => (frame.payload as { id: number }).id;
+
+/** Collects every `message` event of a socket as it arrives. */
+function collect(socket: TestSocket): { ids: number[]; frames: SocketFrame[] } {
+  const seen = { ids: [] as number[], frames: [] as SocketFrame[] };
+  socket.socket.on("message", (data) => {
+    const frame = JSON.parse(data.toString()) as SocketFrame;
+    if (frame.type !== "message") return;
+    seen.frames.push(frame);
+    seen.ids.push(idOf(frame));
+  });
+  return seen;
+}
+
+const isStrictlyIncreasing = (ids: number[]) => ids.every((id, i) => i === 0 || id > (ids[i - 1] as number));
+
+describe("ordering with concurrent senders (issue 5, item 3)", () => {
+  it("delivers every message to every subscriber once, in id order, from REST and sockets alike", async () => {
+    const channelId = await freshChannel();
+    const at = { channelId };
+    const subscribers = [
+      await joinChat(app, room, room.owner, at),
+      await joinChat(app, room, room.admin, at),
+      await joinChat(app, room, room.member, at),
+    ];
+    const seen = subscribers.map(collect);
+    // Two socket senders (which also subscribe) and two REST senders, all at once.
+    const socketSenders = [
+      await joinChat(app, room, room.admin, at),
+      await joinChat(app, room, room.member, at),
+    ];
+    const senderSeen = socketSenders.map(collect);
+    const perSender = 40;
+
+    await Promise.all([
+      ...socketSenders.map(async (socket, s) => {
+        for (let i = 0; i < perSender; i++) {
+          socket.send({ type: "message", content: `socket ${s} #${i}`, client_id: `s${s}-${i}` });
+          if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+        }
+      }),
+      // Each REST sender keeps 4 requests in flight (every request holds a database connection).
+      ...[room.owner, room.member].map(async (user, u) => {
+        await Promise.all(
+          [0, 1, 2, 3].map(async (lane) => {
+            for (let i = lane; i < perSender; i += 4) await post(app, user, channelId, `rest ${u} #${i}`);
+          }),
+        );
+      }),
+    ]);
+
+    const total = 4 * perSender;
+    await expect.poll(() => storedIds(channelId).then((ids) => ids.length), { timeout: 15_000 }).toBe(total);
+    const stored = await storedIds(channelId);
+    for (const observed of [...seen, ...senderSeen]) {
+      await expect.poll(() => observed.ids.length, { timeout: 15_000 }).toBe(total);
+    }
+    // Let any stray duplicate arrive before judging.
+    await post(app, room.owner, channelId, "marker");
+    for (const observed of [...seen, ...senderSeen]) {
+      await expect.poll(() => observed.ids.length, { timeout: 10_000 }).toBe(total + 1);
+      expect(isStrictlyIncreasing(observed.ids)).toBe(true);
+      expect(observed.ids.slice(0, total)).toEqual(stored);
+    }
+    // Each socket sender's messages carry its client_ids, in the order it sent them.
+    for (const [s, observed] of senderSeen.entries()) {
+      const mine = observed.frames
+        .map((f) => f.payload as { client_id: string | null })
+        .filter((p) => p.client_id?.startsWith(`s${s}-`))
+        .map((p) => p.client_id);
+      expect(mine).toEqual(Array.from({ length: perSender }, (_, i) => `s${s}-${i}`));
+    }
+    for (const socket of [...subscribers, ...socketSenders]) await socket.close();
+  }, 60_000);
+});
+
+describe("reconnecting with since (issue 5, item 4)", () => {
+  it("replays what was missed, in order, then live messages, with client_ids echoed", async () => {
+    const channelId = await freshChannel();
+    const at = { channelId };
+    const first = await joinChat(app, room, room.member, at);
+    const a = await post(app, room.owner, channelId, "a");
+    expect(idOf(await first.next("message"))).toBe(a.id);
+    await first.close();
+
+    const b = await post(app, room.owner, channelId, "b", "client:b");
+    const c = await post(app, room.admin, channelId, "c");
+    const deleted = await post(app, room.admin, channelId, "deleted while away");
+    expect((await as(app, room.admin).delete(`/channels/${channelId}/messages/${deleted.id}`)).status).toBe(
+      204,
+    );
+
+    const again = await joinChat(app, room, room.member, { ...at, since: a.id });
+    const replayed = await take(again, "message", 2);
+    expect(replayed.map((f) => f.payload)).toMatchObject([
+      { id: b.id, content: "b", client_id: "client:b" },
+      { id: c.id, content: "c", client_id: null },
+    ]);
+    const d = await post(app, room.owner, channelId, "d");
+    expect(idOf(await again.next("message"))).toBe(d.id);
+    expect(again.pending().filter((f) => f.type === "message")).toEqual([]);
+    await again.close();
+  });
+
+  it("loses and repeats nothing while messages keep arriving during the reconnect", async () => {
+    const channelId = await freshChannel();
+    const at = { channelId };
+    // Writers over sockets and REST keep several posts in flight at every moment, so joins land
+    // between a post's INSERT and its broadcast; at a pace well below what the object writes on
+    // this machine, so that handshakes do not wait behind a growing backlog.
+    const writers = [await joinChat(app, room, room.owner, at), await joinChat(app, room, room.admin, at)];
+    let writing = true;
+    const socketWriting = writers.map(async (socket, w) => {
+      for (let i = 0; writing; i++) {
+        socket.send({ type: "message", content: `ws${w}-${i}` });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+    const restWriting = [0, 1].map(async (w) => {
+      for (let i = 0; writing; i++) await post(app, room.owner, channelId, `rest${w}-${i}`);
+    });
+
+    const received: number[] = [];
+    let last = 0;
+    for (let round = 0; round < 12; round++) {
+      const socket = await joinChat(app, room, room.member, { ...at, since: last });
+      const seen = collect(socket);
+      // Let some messages arrive live, then drop the connection mid-stream.
+      await expect.poll(() => seen.ids.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      socket.socket.terminate();
+      await socket.closed;
+      received.push(...seen.ids);
+      last = received[received.length - 1] ?? last;
+    }
+    writing = false;
+    await Promise.all([...socketWriting, ...restWriting]);
+    // Wait for the writers' last frames to be stored, then catch up on the tail and compare.
+    const marker = await post(app, room.admin, channelId, "end");
+    const stored = (await storedIds(channelId)).filter((id) => id <= marker.id);
+    const tail = await joinChat(app, room, room.member, { ...at, since: last });
+    const missing = stored.filter((id) => id > last).length;
+    expect(missing).toBeLessThanOrEqual(200);
+    received.push(...(await take(tail, "message", missing)).map(idOf));
+    expect(isStrictlyIncreasing(received)).toBe(true);
+    expect(received).toEqual(stored);
+    for (const socket of [tail, ...writers]) await socket.close();
+  }, 60_000);
+
+  it("sends nothing to catch up when nothing was missed, and everything after since=0", async () => {
+    const channelId = await freshChannel();
+    const m = await post(app, room.owner, channelId, "only");
+    const upToDate = await joinChat(app, room, room.member, { channelId, since: m.id });
+    const fromStart = await joinChat(app, room, room.admin, { channelId, since: 0 });
+    expect(idOf(await fromStart.next("message"))).toBe(m.id);
+    const next = await post(app, room.owner, channelId, "next");
+    expect(idOf(await upToDate.next("message"))).toBe(next.id);
+    expect(idOf(await fromStart.next("message"))).toBe(next.id);
+    // A since beyond the newest message replays nothing.
+    const ahead = await joinChat(app, room, room.owner, { channelId, since: 2_000_000_000 });
+    const later = await post(app, room.member, channelId, "later");
+    expect(idOf(await ahead.next("message"))).toBe(later.id);
+    for (const socket of [upToDate, fromStart, ahead]) await socket.close();
+  });
+
+  it("replays up to 200 missed messages, and past that sends one resync event, then live messages", async () => {
+    const channelId = await freshChannel();
+    const [before] = await app.sql<{ id: number }[]>`
+      insert into messages (channel_id, user_id, content, is_edited, is_deleted)
+      values (${channelId}, ${room.owner.id}, 'before', false, false) returning id`;
+    const since = (before as { id: number }).id;
+    await app.sql`
+      insert into messages (channel_id, user_id, content, is_edited, is_deleted)
+      select ${channelId}, ${room.owner.id}, 'missed ' || g, false, false from generate_series(1, 200) as g`;
+
+    const exactly = await joinChat(app, room, room.member, { channelId, since });
+    const replayed = await take(exactly, "message", 200);
+    expect(replayed.map(idOf)).toEqual((await storedIds(channelId)).slice(1));
+    expect(exactly.pending().filter((f) => f.type === "resync")).toEqual([]);
+
+    await app.sql`
+      insert into messages (channel_id, user_id, content, is_edited, is_deleted)
+      values (${channelId}, ${room.owner.id}, 'one too many', false, false)`;
+    const behind = await joinChat(app, room, room.admin, { channelId, since });
+    expect(await behind.next("resync")).toEqual({
+      type: "resync",
+      payload: {
+        reason: "too_many_missed",
+        since,
+        max_catch_up: 200,
+        detail: expect.any(String),
+      },
+    });
+    const live = await post(app, room.owner, channelId, "live");
+    expect(idOf(await behind.next("message"))).toBe(live.id);
+    expect(behind.pending().filter((f) => f.type === "message")).toEqual([]);
+    for (const socket of [exactly, behind]) await socket.close();
+  });
+});
