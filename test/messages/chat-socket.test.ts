@@ -4,12 +4,11 @@
  * edit and delete events, the post limit, and closing sockets that lost their right to exist.
  */
 import { randomBytes } from "node:crypto";
-import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
 import { jwtPayload, login, registerUser, type TestUser } from "../support/users";
-import { connectSocket } from "../support/ws";
+import { connectSocket, rawHandshake } from "../support/ws";
 import {
   accessTokenExpiringIn,
   as,
@@ -47,33 +46,6 @@ async function storedContents(channelId: number): Promise<string[]> {
   const rows = await app.sql<{ content: string }[]>`
     select content from messages where channel_id = ${channelId} order by id`;
   return rows.map((r) => r.content);
-}
-
-/** A handshake sent by hand, to read the body of a refusal (WebSocket clients hide it). */
-function rawHandshake(path: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${app.url}${path}`, {
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-      },
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      reject(new Error("the handshake was accepted"));
-    });
-    req.on("response", (res) => {
-      let text = "";
-      res.on("data", (chunk: Buffer) => {
-        text += chunk.toString("utf8");
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 const chatPath = (workspaceId: number | string, channelId: number | string, token?: string, extra = "") =>
@@ -129,7 +101,7 @@ describe("handshake (contract 3.1; D2, D3, D7)", () => {
       ],
     ];
     for (const [label, path, detail] of cases) {
-      expect(await rawHandshake(path), label).toEqual({ status: 403, body: { detail } });
+      expect(await rawHandshake(app.url, path), label).toEqual({ status: 403, body: { detail } });
       expect(await refusal(`${app.url.replace(/^http/, "ws")}${path}`), label).toBe(403);
     }
   });
@@ -140,6 +112,7 @@ describe("handshake (contract 3.1; D2, D3, D7)", () => {
     expect(res.body).toEqual({ detail: "This endpoint only accepts WebSocket upgrades" });
     for (const since of ["abc", "-1", "1.5", "99999999999"]) {
       const refused = await rawHandshake(
+        app.url,
         chatPath(room.workspaceId, room.channelId, room.member.accessToken, `&since=${since}`),
       );
       expect(refused.status, since).toBe(422);

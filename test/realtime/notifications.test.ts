@@ -1,17 +1,10 @@
-/**
- * /ws/notifications (contract 3.1, 3.2, 3.4, 3.5; D4, D7, D8, D15, D16): the handshake's
- * refusals, delivery of every event to every open socket of the user, the web app's bare
- * `ping`, the idle rule, closing on revocation and token expiry, and presence in the store.
- */
-import { randomBytes } from "node:crypto";
-import { request as httpRequest } from "node:http";
 import { Redis } from "ioredis";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startApp, TEST_JWT_SECRET, type TestApp } from "../support/app";
 import { api } from "../support/http";
 import { jwtPayload, login, registerUser, type TestUser } from "../support/users";
-import { connectSocket, type TestSocket } from "../support/ws";
+import { connectSocket, rawHandshake, type TestSocket } from "../support/ws";
 
 let app: TestApp;
 let wsBase: string;
@@ -52,33 +45,6 @@ async function closeFrame(socket: TestSocket): Promise<{ code: number; reason: s
   // ws keeps the received code and reason on these fields (it has no event for the frame itself).
   const internals = socket.socket as unknown as { _closeCode: number; _closeMessage: Buffer };
   return { code: internals._closeCode, reason: internals._closeMessage.toString("utf8") };
-}
-
-/** A handshake sent by hand, to read the body of a refusal (WebSocket clients hide it). */
-function rawHandshake(path: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${app.url}${path}`, {
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-      },
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      reject(new Error("the handshake was accepted"));
-    });
-    req.on("response", (res) => {
-      let text = "";
-      res.on("data", (chunk: Buffer) => {
-        text += chunk.toString("utf8");
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 /** Delivers an arbitrary event through the ENV=test route, as a service's notify() would. */
@@ -132,16 +98,16 @@ describe("handshake (contract 3.1)", () => {
 
   it("names the reason of each refusal in a JSON detail", async () => {
     const user = await registerUser(app);
-    expect(await rawHandshake("/ws/notifications")).toEqual({
+    expect(await rawHandshake(app.url, "/ws/notifications")).toEqual({
       status: 403,
       body: { detail: "Not authenticated" },
     });
-    expect(await rawHandshake(`/ws/notifications?token=${user.refreshToken}`)).toEqual({
+    expect(await rawHandshake(app.url, `/ws/notifications?token=${user.refreshToken}`)).toEqual({
       status: 403,
       body: { detail: "Invalid authentication" },
     });
     await api(app, { token: user.accessToken }).post("/auth/logout");
-    expect(await rawHandshake(`/ws/notifications?token=${user.accessToken}`)).toEqual({
+    expect(await rawHandshake(app.url, `/ws/notifications?token=${user.accessToken}`)).toEqual({
       status: 403,
       body: { detail: "Session revoked" },
     });

@@ -2,6 +2,8 @@
  * A real WebSocket client for tests (the `ws` package, which offers permessage-deflate as
  * browsers do), with a queue so a test can await the next frame of a given type.
  */
+import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import WebSocket from "ws";
 
 export interface SocketFrame {
@@ -89,5 +91,32 @@ export function connectSocket(url: string, options: ConnectOptions = {}): Promis
         closed,
       });
     });
+  });
+}
+
+/** A handshake sent by hand, to read the status and body of a refusal (WebSocket clients hide it). */
+export function rawHandshake(baseUrl: string, path: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${baseUrl}${path}`, {
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
+      },
+    });
+    req.on("upgrade", (_res, socket) => {
+      socket.destroy();
+      reject(new Error("the handshake was accepted"));
+    });
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on("error", reject);
+    req.end();
   });
 }
