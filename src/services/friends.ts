@@ -159,6 +159,23 @@ export async function sendFriendRequest(ctx: FriendsContext, callerId: number, h
 }
 
 /**
+ * The request row, locked for this transaction. The pair's lock comes first, in the same order
+ * every writer of the pair takes it, so two people acting on one friendship cannot deadlock.
+ */
+async function lockPendingRequest(tx: Transaction, requestId: number) {
+  const [peek] = await tx.select().from(friendRequests).where(eq(friendRequests.id, requestId));
+  if (!peek) throw requestNotFound();
+  await lockPair(tx, peek.requesterId, peek.addresseeId);
+  const [row] = await tx.select().from(friendRequests).where(eq(friendRequests.id, requestId)).for("update");
+  if (!row) throw requestNotFound();
+  return row;
+}
+
+function assertPending(row: FriendRequest) {
+  if (row.status !== "pending") throw conflict(`Request already ${row.status}`);
+}
+
+/**
  * Accepting or declining: only the addressee may, and only while the request is pending — any
  * other state answers 409 and tells nobody anything (D12: the original re-sent the event, so a
  * requester could see "accepted" for a request that had been declined).
@@ -171,17 +188,9 @@ async function respond(
 ) {
   if (!isRowId(requestId)) throw requestNotFound();
   const updated = await ctx.db.transaction(async (tx) => {
-    const [peek] = await tx.select().from(friendRequests).where(eq(friendRequests.id, requestId));
-    if (!peek) throw requestNotFound();
-    await lockPair(tx, peek.requesterId, peek.addresseeId);
-    const [row] = await tx
-      .select()
-      .from(friendRequests)
-      .where(eq(friendRequests.id, requestId))
-      .for("update");
-    if (!row) throw requestNotFound();
+    const row = await lockPendingRequest(tx, requestId);
     if (row.addresseeId !== callerId) throw forbidden();
-    if (row.status !== "pending") throw conflict(`Request already ${row.status}`);
+    assertPending(row);
 
     const [changed] = await tx
       .update(friendRequests)
@@ -222,17 +231,9 @@ export const declineFriendRequest = (ctx: FriendsContext, callerId: number, requ
 export async function cancelFriendRequest(ctx: FriendsContext, callerId: number, requestId: number) {
   if (!isRowId(requestId)) throw requestNotFound();
   const cancelled = await ctx.db.transaction(async (tx) => {
-    const [peek] = await tx.select().from(friendRequests).where(eq(friendRequests.id, requestId));
-    if (!peek) throw requestNotFound();
-    await lockPair(tx, peek.requesterId, peek.addresseeId);
-    const [row] = await tx
-      .select()
-      .from(friendRequests)
-      .where(eq(friendRequests.id, requestId))
-      .for("update");
-    if (!row) throw requestNotFound();
+    const row = await lockPendingRequest(tx, requestId);
     if (row.requesterId !== callerId) throw forbidden();
-    if (row.status !== "pending") throw conflict(`Request already ${row.status}`);
+    assertPending(row);
     await tx.delete(friendRequests).where(eq(friendRequests.id, row.id));
     return row;
   });
