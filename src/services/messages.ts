@@ -68,7 +68,8 @@ export function normaliseClientId(value: unknown): { ok: true; clientId: string 
   return { ok: true, clientId: value };
 }
 
-const messageColumns = {
+/** The message columns every view reads (the author is joined where needed). */
+const ownColumns = {
   id: messages.id,
   channelId: messages.channelId,
   userId: messages.userId,
@@ -77,6 +78,10 @@ const messageColumns = {
   isDeleted: messages.isDeleted,
   createdAt: messages.createdAt,
   updatedAt: messages.updatedAt,
+};
+
+const messageColumns = {
+  ...ownColumns,
   author: { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl },
 };
 
@@ -151,16 +156,7 @@ export async function insertMessage(
   const [row] = await db
     .insert(messages)
     .values({ channelId: input.channelId, userId: input.userId, content: input.content })
-    .returning({
-      id: messages.id,
-      channelId: messages.channelId,
-      userId: messages.userId,
-      content: messages.content,
-      isEdited: messages.isEdited,
-      isDeleted: messages.isDeleted,
-      createdAt: messages.createdAt,
-      updatedAt: messages.updatedAt,
-    });
+    .returning(ownColumns);
   if (!row) throw new Error("insert into messages returned no row");
   return row;
 }
