@@ -3,39 +3,144 @@
  * migrated PostgreSQL database, and Redis behind the Upstash bridge — the same pieces and the
  * same code as the test rig, minus vitest.
  */
-import { buildBundle } from "../../test/support/bundle";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { connect, createServer } from "node:net";
+import { buildBundle, repositoryRoot } from "../../test/support/bundle";
 import { createTestDatabase, type TestDatabase } from "../../test/support/database";
 import { startTestStore, uniqueKeyPrefix } from "../../test/support/store";
 import { runtimeOptionsFromWranglerToml, startWorker } from "../../test/support/worker";
 
 export interface BenchStack {
   url: string;
+  /**
+   * With `directSocket`: a workerd socket served by the Worker itself, bypassing Miniflare's entry
+   * worker (which sits in front of `url`), as a deployed or self-hosted Worker is reached.
+   */
+  directUrl?: string;
+  /** The compatibility flags the Worker runs with. */
+  compatibilityFlags: string[];
+  /** With `bridgeProcess`: the pid of the Upstash bridge's own process. */
+  bridgePid?: number;
   database: TestDatabase;
   stop(): Promise<void>;
 }
 
-export async function startStack(settings: Record<string, string> = {}): Promise<BenchStack> {
+export interface StackOptions {
+  /** Rewrites wrangler.toml's compatibility flags (e.g. to drop `no_web_socket_compression`). */
+  compatibilityFlags?: (flags: string[]) => string[];
+  /** Also open a socket straight to the Worker (see BenchStack.directUrl). */
+  directSocket?: boolean;
+  /**
+   * Run the Upstash bridge in a child process (`scripts/upstash-bridge.ts`) instead of in this
+   * one, so the benchmark's clients and the store's bridge neither share an event loop nor blur
+   * each other's CPU figures.
+   */
+  bridgeProcess?: boolean;
+}
+
+async function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** The bridge in its own process, in front of the same Redis. */
+async function spawnBridge(redisUrl: string) {
+  const port = await freePort();
+  const token = randomBytes(24).toString("hex");
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/upstash-bridge.ts"], {
+    cwd: repositoryRoot,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      UPSTASH_BRIDGE_TOKEN: token,
+      UPSTASH_BRIDGE_PORT: String(port),
+    },
+    stdio: "ignore",
+  });
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    process.off("exit", killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    if (await portAnswers(port)) return { url: `http://127.0.0.1:${port}`, token, pid: child.pid, stop };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await stop();
+  throw new Error("the Upstash bridge process did not start");
+}
+
+/** A port nobody listens on right now, on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startStack(
+  settings: Record<string, string> = {},
+  options: StackOptions = {},
+): Promise<BenchStack> {
   const bundlePath = buildBundle();
   const [workerOptions, store, database] = await Promise.all([
     runtimeOptionsFromWranglerToml(),
     startTestStore(),
     createTestDatabase(),
   ]);
+  const flags = (workerOptions.compatibilityFlags as string[] | undefined) ?? [];
+  const compatibilityFlags = options.compatibilityFlags ? options.compatibilityFlags([...flags]) : flags;
+  workerOptions.compatibilityFlags = compatibilityFlags;
+  let directUrl: string | undefined;
+  if (options.directSocket) {
+    const port = await freePort();
+    workerOptions.unsafeDirectSockets = [{ host: "127.0.0.1", port }];
+    directUrl = `http://127.0.0.1:${port}`;
+  }
+  const bridge = options.bridgeProcess && store ? await spawnBridge(store.redisUrl) : undefined;
+  const storeUrl = bridge?.url ?? store?.restUrl;
+  const storeToken = bridge?.token ?? store?.token;
   const bindings: Record<string, string> = {
     ENV: "test",
     LOG_LEVEL: "warn",
     DATABASE_URL: database.url,
     JWT_SECRET: "bench-secret-that-is-at-least-32-bytes-long",
     STORE_KEY_PREFIX: uniqueKeyPrefix("bench"),
-    ...(store ? { UPSTASH_REDIS_REST_URL: store.restUrl, UPSTASH_REDIS_REST_TOKEN: store.token } : {}),
+    ...(storeUrl && storeToken
+      ? { UPSTASH_REDIS_REST_URL: storeUrl, UPSTASH_REDIS_REST_TOKEN: storeToken }
+      : {}),
     ...settings,
   };
   const worker = await startWorker({ bundlePath, workerOptions }, bindings, { keepLogs: false });
   return {
     url: worker.url,
+    directUrl,
+    compatibilityFlags,
+    bridgePid: bridge?.pid,
     database,
     async stop() {
       await worker.dispose();
+      await bridge?.stop();
       await store?.stop();
       await database.drop();
     },
