@@ -3,12 +3,14 @@
  * migrated PostgreSQL database, and Redis behind the Upstash bridge — the same pieces and the
  * same code as the test rig, minus vitest.
  */
+
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { buildBundle, repositoryRoot } from "../../test/support/bundle";
+import { stopperFor } from "../../test/support/child-process";
 import { createTestDatabase, type TestDatabase } from "../../test/support/database";
-import { startTestStore, uniqueKeyPrefix } from "../../test/support/store";
+import { freePort, startTestStore, uniqueKeyPrefix } from "../../test/support/store";
 import { runtimeOptionsFromWranglerToml, startWorker } from "../../test/support/worker";
 
 export interface BenchStack {
@@ -64,18 +66,7 @@ async function spawnBridge(redisUrl: string) {
     },
     stdio: "ignore",
   });
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    process.off("exit", killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const stop = stopperFor(child);
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && child.exitCode === null) {
     if (await portAnswers(port)) return { url: `http://127.0.0.1:${port}`, token, pid: child.pid, stop };
@@ -83,19 +74,6 @@ async function spawnBridge(redisUrl: string) {
   }
   await stop();
   throw new Error("the Upstash bridge process did not start");
-}
-
-/** A port nobody listens on right now, on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startStack(

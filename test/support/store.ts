@@ -3,6 +3,7 @@
  * behind the real Upstash bridge (scripts/upstash-bridge.ts) on an ephemeral port with a random token.
  * Nothing here is mocked. Test files share a Redis and isolate themselves with uniqueKeyPrefix().
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants } from "node:fs";
@@ -10,6 +11,7 @@ import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { Redis } from "ioredis";
 import { startUpstashBridge } from "../../scripts/upstash-bridge";
+import { stopperFor } from "./child-process";
 
 export interface TestStore {
   /** Base URL of the Upstash bridge, for @upstash/redis. */
@@ -100,19 +102,8 @@ export async function spawnRedisServer(port?: number): Promise<SpawnedRedis | nu
     ["--port", String(chosenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     { stdio: "ignore" },
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
   const url = `redis://127.0.0.1:${chosenPort}`;
-  const stop = async () => {
-    process.off("exit", killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const stop = stopperFor(child);
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
