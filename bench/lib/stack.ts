@@ -12,6 +12,7 @@ import { stopperFor } from "../../test/support/child-process";
 import { createTestDatabase, type TestDatabase } from "../../test/support/database";
 import { freePort, startTestStore, uniqueKeyPrefix } from "../../test/support/store";
 import { runtimeOptionsFromWranglerToml, startWorker } from "../../test/support/worker";
+import { type Pooler, startPgBouncer } from "./pooler";
 
 export interface BenchStack {
   url: string;
@@ -24,6 +25,8 @@ export interface BenchStack {
   compatibilityFlags: string[];
   /** With `bridgeProcess`: the pid of the Upstash bridge's own process. */
   bridgePid?: number;
+  /** With `pooler`: the Worker reaches PostgreSQL through PgBouncer (see lib/pooler.ts). */
+  pooled: boolean;
   database: TestDatabase;
   stop(): Promise<void>;
 }
@@ -39,6 +42,8 @@ export interface StackOptions {
    * each other's CPU figures.
    */
   bridgeProcess?: boolean;
+  /** Put PgBouncer (transaction pooling) between the Worker and PostgreSQL, as self-hosting does. */
+  pooler?: boolean;
 }
 
 async function portAnswers(port: number): Promise<boolean> {
@@ -98,10 +103,13 @@ export async function startStack(
   const bridge = options.bridgeProcess && store ? await spawnBridge(store.redisUrl) : undefined;
   const storeUrl = bridge?.url ?? store?.restUrl;
   const storeToken = bridge?.token ?? store?.token;
+  let pooler: Pooler | undefined;
+  if (options.pooler) pooler = await startPgBouncer(database.url);
   const bindings: Record<string, string> = {
     ENV: "test",
     LOG_LEVEL: "warn",
-    DATABASE_URL: database.url,
+    DATABASE_URL: pooler?.url ?? database.url,
+    ...(pooler ? { DATABASE_PREPARE: "false" } : {}),
     JWT_SECRET: "bench-secret-that-is-at-least-32-bytes-long",
     STORE_KEY_PREFIX: uniqueKeyPrefix("bench"),
     ...(storeUrl && storeToken
@@ -115,9 +123,11 @@ export async function startStack(
     directUrl,
     compatibilityFlags,
     bridgePid: bridge?.pid,
+    pooled: pooler !== undefined,
     database,
     async stop() {
       await worker.dispose();
+      await pooler?.stop();
       await bridge?.stop();
       await store?.stop();
       await database.drop();
