@@ -11,6 +11,12 @@
  * default) every string in a result is base64-encoded, recursively in arrays; numbers and nulls are not,
  * nor are error messages. Commands are passed through generically (EVAL/EVALSHA/SCRIPT included), except the
  * few that would change or block the shared connection (SELECT, MULTI, SUBSCRIBE, BLPOP, CLIENT, ...).
+ *
+ * Scripts: Upstash accepts shebang flags Redis does not know (@upstash/ratelimit's scripts start with
+ * `#!lua flags=allow-key-locking`, which Redis 7 refuses with "Unexpected flag in script shebang"). The bridge
+ * drops such flags before Redis sees a script (EVAL, EVAL_RO, SCRIPT LOAD) and remembers which SHA1 the client
+ * knows the script by, so EVALSHA, EVALSHA_RO and SCRIPT EXISTS with the client's SHA1 reach the loaded script
+ * and SCRIPT LOAD answers the client's SHA1, as Upstash would.
  * When Redis is unreachable, commands answer 500 {"error": "Redis unavailable: ..."} at once.
  *
  * Run: UPSTASH_BRIDGE_TOKEN=... [REDIS_URL=redis://127.0.0.1:6379] [UPSTASH_BRIDGE_PORT=8079]
@@ -91,6 +97,89 @@ const DENIED_COMMANDS = new Set([
   "WAITAOF",
   "WATCH",
 ]);
+
+/** Shebang flags Redis 7 knows (https://redis.io/docs/latest/develop/programmability/lua-api/ "Script flags"). */
+const REDIS_SCRIPT_FLAGS = new Set([
+  "no-writes",
+  "allow-oom",
+  "allow-stale",
+  "no-cluster",
+  "allow-cross-slot-keys",
+]);
+/** Remembered client SHA1s at most; past that the map starts over (a miss only costs the client one EVAL). */
+const MAX_SCRIPT_ALIASES = 1000;
+
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+
+/**
+ * The script with the shebang flags Redis does not know removed; the script itself when there are none. A
+ * shebang left without flags is dropped whole (its line kept empty, so error line numbers still match): the
+ * script then runs as a plain EVAL script, which is how Redis ran every script before shebangs existed.
+ */
+export function redisCompatibleScript(script: string): string {
+  const shebang = /^#!([^\n]*)/.exec(script);
+  if (!shebang) return script;
+  const words = (shebang[1] ?? "").trim().split(/\s+/);
+  const flagsWord = words.find((word) => word.startsWith("flags="));
+  if (flagsWord === undefined) return script;
+  const flags = flagsWord.slice("flags=".length).split(",").filter(Boolean);
+  const kept = flags.filter((flag) => REDIS_SCRIPT_FLAGS.has(flag));
+  if (kept.length === flags.length) return script;
+  const rest = script.slice(shebang[0].length);
+  if (kept.length === 0) return rest;
+  const line = words.map((word) => (word === flagsWord ? `flags=${kept.join(",")}` : word)).join(" ");
+  return `#!${line}${rest}`;
+}
+
+/** A command as Redis is to receive it, and how to turn Redis' reply into the one the client expects. */
+interface PreparedCommand {
+  command: RawCommand;
+  reply?: (value: unknown) => unknown;
+}
+
+/** Translates scripts and script SHA1s between the client's view (Upstash) and Redis' (see the header). */
+class ScriptAliases {
+  /** The SHA1 a client knows a script by -> the SHA1 of the script Redis was given. */
+  private readonly redisSha = new Map<string, string>();
+
+  private rewrite(script: string): { script: string; clientSha: string } | null {
+    const compatible = redisCompatibleScript(script);
+    if (compatible === script) return null;
+    const clientSha = sha1(script);
+    if (!this.redisSha.has(clientSha)) {
+      if (this.redisSha.size >= MAX_SCRIPT_ALIASES) this.redisSha.clear();
+      this.redisSha.set(clientSha, sha1(compatible));
+    }
+    return { script: compatible, clientSha };
+  }
+
+  private sha(value: Arg): Arg {
+    return typeof value === "string" ? (this.redisSha.get(value.toLowerCase()) ?? value) : value;
+  }
+
+  prepare(command: RawCommand): PreparedCommand {
+    const name = command[0].toUpperCase();
+    const args = command.slice(1) as Arg[];
+    if ((name === "EVAL" || name === "EVAL_RO") && typeof args[0] === "string") {
+      const rewritten = this.rewrite(args[0]);
+      if (rewritten) return { command: [command[0], rewritten.script, ...args.slice(1)] };
+    } else if ((name === "EVALSHA" || name === "EVALSHA_RO") && args[0] !== undefined) {
+      return { command: [command[0], this.sha(args[0]), ...args.slice(1)] };
+    } else if (name === "SCRIPT" && typeof args[0] === "string") {
+      const sub = args[0].toUpperCase();
+      if (sub === "LOAD" && typeof args[1] === "string") {
+        const rewritten = this.rewrite(args[1]);
+        if (rewritten) {
+          const clientSha = rewritten.clientSha;
+          return { command: [command[0], args[0], rewritten.script], reply: () => clientSha };
+        }
+      } else if (sub === "EXISTS") {
+        return { command: [command[0], args[0], ...args.slice(1).map((arg) => this.sha(arg))] };
+      }
+    }
+    return { command };
+  }
+}
 
 class HttpError extends Error {
   constructor(
@@ -264,13 +353,21 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
     return settled;
   };
 
+  const scripts = new ScriptAliases();
+  /** Sends a command after the script translation, and translates its reply back. */
+  const sendPrepared = (command: RawCommand): Promise<unknown> => {
+    const prepared = scripts.prepare(command);
+    const sent = sendRaw(prepared.command);
+    return prepared.reply ? sent.then(prepared.reply) : sent;
+  };
+
   const entry = (outcome: PromiseSettledResult<unknown>, base64: boolean) =>
     outcome.status === "fulfilled"
       ? { result: toJson(outcome.value, base64) }
       : { error: messageOf(outcome.reason) };
 
   const runSingle = async (command: RawCommand, base64: boolean) => {
-    const [outcome] = await settle([sendRaw(command)]);
+    const [outcome] = await settle([sendPrepared(command)]);
     if (outcome?.status === "fulfilled")
       return { status: 200, body: { result: toJson(outcome.value, base64) } };
     return { status: 400, body: { error: messageOf(outcome?.reason) } };
@@ -278,14 +375,15 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
 
   const runPipeline = async (commands: RawCommand[], base64: boolean) => {
     // Written back to back on the shared connection; not atomic (that is /multi-exec).
-    const settled = await settle(commands.map(sendRaw));
+    const settled = await settle(commands.map(sendPrepared));
     return { status: 200, body: settled.map((outcome) => entry(outcome, base64)) };
   };
 
   const runTransaction = async (commands: RawCommand[], base64: boolean) => {
     // MULTI, the commands and EXEC are written synchronously one after the other, so no other request's
     // command can land inside the transaction on the shared connection.
-    const promises = [sendRaw(["MULTI"]), ...commands.map(sendRaw), sendRaw(["EXEC"])];
+    const prepared = commands.map((command) => scripts.prepare(command));
+    const promises = [sendRaw(["MULTI"]), ...prepared.map((p) => sendRaw(p.command)), sendRaw(["EXEC"])];
     const settled = await settle(promises);
     const exec = settled[settled.length - 1];
     if (exec?.status === "rejected") {
@@ -298,9 +396,11 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
     if (!Array.isArray(replies) || replies.length !== commands.length) {
       throw new RedisUnavailableError("Redis unavailable: unexpected EXEC reply");
     }
-    const body = replies.map((reply: unknown) =>
-      reply instanceof Error ? { error: reply.message } : { result: toJson(reply, base64) },
-    );
+    const body = replies.map((reply: unknown, i: number) => {
+      if (reply instanceof Error) return { error: reply.message };
+      const translate = prepared[i]?.reply;
+      return { result: toJson(translate ? translate(reply) : reply, base64) };
+    });
     return { status: 200, body };
   };
 

@@ -14,10 +14,14 @@ import { z } from "zod";
 /** Worker vars may arrive as strings, numbers or booleans (wrangler.toml [vars]); settle on strings. */
 const text = (value: unknown) =>
   typeof value === "number" || typeof value === "boolean" ? String(value) : value;
-/** An empty value means "not set", as in a .env file with `KEY=`. */
+/**
+ * An empty value means "not set", as in a .env file with `KEY=`; so does null, which is what
+ * standalone workerd's `fromEnvironment` binding holds when the variable is not set
+ * (deploy/workerd.capnp).
+ */
 const optionalText = (value: unknown) => {
   const v = text(value);
-  return typeof v === "string" && v.trim() === "" ? undefined : v;
+  return v === null || (typeof v === "string" && v.trim() === "") ? undefined : v;
 };
 
 const flag = (fallback: boolean) => z.preprocess(optionalText, z.stringbool().default(fallback));
@@ -37,6 +41,7 @@ const environmentSchema = z
         .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL"),
     ),
     DB_CONNECT_TIMEOUT_SECONDS: integer(5, 1, 60),
+    DATABASE_PREPARE: flag(true),
     UPSTASH_REDIS_REST_URL: optionalUrl,
     UPSTASH_REDIS_REST_TOKEN: z.preprocess(optionalText, z.string().optional()),
     STORE_KEY_PREFIX: z.preprocess(optionalText, z.string().max(64).default("")),
@@ -64,7 +69,23 @@ const environmentSchema = z
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     METRICS_ENABLED: flag(true),
+    METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
+    RATE_LIMITS_ENABLED: flag(true),
+    RATE_LIMIT_FAIL_OPEN: flag(true),
+    RATE_LIMIT_TIMEOUT_MS: integer(500, 20, 10_000),
+    RATE_LIMIT_WINDOW_OVERRIDE_MS: z.preprocess(
+      optionalText,
+      z.coerce.number().int().min(100).max(86_400_000).optional(),
+    ),
+    RATE_LIMIT_HTTP_PER_MINUTE: integer(300, 1, 1_000_000),
+    RATE_LIMIT_WS_CONNECT_PER_MINUTE: integer(60, 1, 1_000_000),
+    RATE_LIMIT_LOGIN_PER_MINUTE: integer(10, 1, 1_000_000),
+    RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER: integer(5, 1, 1_000_000),
+    RATE_LIMIT_REFRESH_PER_MINUTE: integer(30, 1, 1_000_000),
+    RATE_LIMIT_REGISTER_PER_HOUR: integer(20, 1, 1_000_000),
     RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
+    RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
+    RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: integer(30, 1, 1_000_000),
     LOG_LEVEL: z.preprocess(optionalText, z.enum(["debug", "info", "warn", "error"]).default("info")),
   })
   .superRefine((env, ctx) => {
@@ -100,7 +121,8 @@ export type Environment = "development" | "test" | "production";
 
 export interface Config {
   env: Environment;
-  database: { url: string; connectTimeoutSeconds: number };
+  /** `prepare`: named prepared statements; off behind a transaction pooler (PgBouncer < 1.21). */
+  database: { url: string; connectTimeoutSeconds: number; prepare: boolean };
   store: { restUrl?: string; restToken?: string; keyPrefix: string; timeoutMs: number };
   jwt: { secret: string; algorithm: "HS256"; accessTtlSeconds: number; refreshTtlSeconds: number };
   /** How long the previous refresh token of a session still gets the current pair (D16). */
@@ -112,9 +134,32 @@ export interface Config {
   corsOrigins: readonly string[];
   session: { requireSessionClaim: boolean; touchEnabled: boolean; touchTtlSeconds: number };
   metricsEnabled: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** Channel messages a user may post per 10 s in one channel, over REST and sockets together (D14). */
   messagePostLimitPer10Seconds: number;
+  /** Contract 6 and D14, enforced by services/rate-limits.ts (limits are per window). */
+  rateLimits: RateLimitSettings;
   logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface RateLimitSettings {
+  /** false switches every limit off (benchmarks). */
+  enabled: boolean;
+  /** Let requests through when the store cannot be asked (else 503 "Rate limiter unavailable"). */
+  failOpen: boolean;
+  /** How long a limit check may wait for the store before it counts as unavailable. */
+  timeoutMs: number;
+  /** Replaces every rule's window (tests use short windows); unset in production. */
+  windowOverrideMs: number | undefined;
+  httpPerMinute: number;
+  wsConnectPerMinute: number;
+  loginPerMinute: number;
+  loginPerMinutePerUser: number;
+  refreshPerMinute: number;
+  registerPerHour: number;
+  dmMessagePer10Seconds: number;
+  dmThreadCreatePerMinute: number;
 }
 
 export interface ConfigProblem {
@@ -132,8 +177,20 @@ function parseOrigins(raw: string | undefined): string[] {
   return origins.length > 0 ? origins : DEFAULT_CORS_ORIGINS;
 }
 
+/**
+ * The connection string of a Hyperdrive binding named HYPERDRIVE (wrangler.toml), if the Worker
+ * has one. On Cloudflare it replaces DATABASE_URL: queries then go through Hyperdrive's pool.
+ */
+function hyperdriveConnectionString(env: Record<string, unknown>): string | undefined {
+  const binding = env.HYPERDRIVE;
+  if (typeof binding !== "object" || binding === null) return undefined;
+  const url = (binding as { connectionString?: unknown }).connectionString;
+  return typeof url === "string" && url !== "" ? url : undefined;
+}
+
 export function parseConfig(env: Record<string, unknown>): ConfigResult {
-  const parsed = environmentSchema.safeParse(env);
+  const hyperdrive = hyperdriveConnectionString(env);
+  const parsed = environmentSchema.safeParse(hyperdrive ? { ...env, DATABASE_URL: hyperdrive } : env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => ({
       setting: String(issue.path[0] ?? "environment"),
@@ -146,7 +203,11 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     ok: true,
     config: {
       env: e.ENV,
-      database: { url: e.DATABASE_URL, connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS },
+      database: {
+        url: e.DATABASE_URL,
+        connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS,
+        prepare: e.DATABASE_PREPARE,
+      },
       store: {
         restUrl: e.UPSTASH_REDIS_REST_URL,
         restToken: e.UPSTASH_REDIS_REST_TOKEN,
@@ -177,7 +238,22 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
       },
       metricsEnabled: e.METRICS_ENABLED,
+      metricsToken: e.METRICS_TOKEN,
       messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,
+      rateLimits: {
+        enabled: e.RATE_LIMITS_ENABLED,
+        failOpen: e.RATE_LIMIT_FAIL_OPEN,
+        timeoutMs: e.RATE_LIMIT_TIMEOUT_MS,
+        windowOverrideMs: e.RATE_LIMIT_WINDOW_OVERRIDE_MS,
+        httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
+        wsConnectPerMinute: e.RATE_LIMIT_WS_CONNECT_PER_MINUTE,
+        loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
+        loginPerMinutePerUser: e.RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER,
+        refreshPerMinute: e.RATE_LIMIT_REFRESH_PER_MINUTE,
+        registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR,
+        dmMessagePer10Seconds: e.RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS,
+        dmThreadCreatePerMinute: e.RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE,
+      },
       logLevel: e.LOG_LEVEL,
     },
   };

@@ -6,6 +6,7 @@ import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
+import { routeTemplate } from "../observability/route";
 
 function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   return c.json({ detail: error.detail }, error.status, error.headers);
@@ -17,7 +18,14 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
     return errorResponse(c, new AppError(error.status, error.message || "Bad Request"));
   }
   // Unexpected: log everything we know, tell the client only the request id to quote.
-  c.var.log?.error("unhandled error", { err: error, method: c.req.method, path: c.req.path });
+  // (log.ts masks credentials in the message and stack; the query string is left out here.)
+  c.var.log?.error("unhandled error", {
+    err: error,
+    method: c.req.method,
+    route: routeTemplate(c),
+    path: c.req.path,
+    user_id: c.get("caller")?.userId,
+  });
   return c.json({ detail: "Internal Server Error", request_id: c.var.requestId }, 500);
 };
 

@@ -1,6 +1,11 @@
 /**
  * The first middleware: gives each request its id, logger, settings and lazily opened
- * connections, and writes one log line when the response is ready.
+ * connections, and when the response is ready writes one log line and the request metrics.
+ *
+ * The log line: request_id (X-Request-Id when the caller sent a plain one, else generated, and
+ * returned either way), method, route (the template, e.g. /channels/{channel_id}/messages),
+ * path (with its query string, credentials masked by log.ts), status, duration_ms, and user_id
+ * when the request was authenticated. Bodies and headers are never logged.
  */
 import type { MiddlewareHandler } from "hono";
 import { type Config, describeProblems, loadConfig } from "../config";
@@ -9,6 +14,8 @@ import { createDatabase, type Database } from "../db/client";
 import type { Env } from "../env";
 import { AppError } from "../errors";
 import { createLogger, type Logger } from "../log";
+import { metrics } from "../observability/metrics";
+import { routeTemplate } from "../observability/route";
 import { createNotifier } from "../services/notifications";
 import type { Notifier } from "../services/notifier";
 import { createStore } from "../store";
@@ -91,10 +98,19 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     res.headers.set("X-Request-Id", requestId);
     c.res = res;
   }
+  const durationMs = Date.now() - started;
+  const route = routeTemplate(c);
+  // /metrics is left out of its own numbers (contract 7.1).
+  if (c.req.path !== "/metrics") {
+    metrics.observeRequest(c.req.method, route, c.res.status, durationMs / 1000);
+  }
+  const url = new URL(c.req.url);
   log.info("request", {
     method: c.req.method,
-    route: c.req.routePath,
+    route,
+    path: url.pathname + url.search,
     status: c.res.status,
-    duration_ms: Date.now() - started,
+    duration_ms: durationMs,
+    user_id: c.get("caller")?.userId,
   });
 };

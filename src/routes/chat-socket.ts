@@ -14,7 +14,6 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
-import { validationFailed } from "../errors";
 import { openRoomSocket } from "../realtime/channel-room";
 import {
   asHandshakeRefusal,
@@ -22,35 +21,21 @@ import {
   handshakeRefused,
   isUpgrade,
   presentedToken,
+  sinceParam,
+  socketPathId,
   upgradeRequired,
 } from "../realtime/handshake";
 import { requireChannelAccess } from "../services/access";
-
-const MAX_ID = 2_147_483_647;
-
-/** A path id, or null when it cannot name any row. */
-function pathId(raw: string | undefined): number | null {
-  if (!raw || !/^\d{1,10}$/.test(raw)) return null;
-  const id = Number(raw);
-  return id >= 1 && id <= MAX_ID ? id : null;
-}
-
-/** `since`: absent or empty means no catch-up; anything but a non-negative integer is a 422. */
-function sinceParam(raw: string | undefined): number | null {
-  if (raw === undefined || raw.trim() === "") return null;
-  if (/^\s*\d{1,10}\s*$/.test(raw) && Number(raw) <= MAX_ID) return Number(raw);
-  throw validationFailed([
-    { loc: ["query", "since"], msg: "value is not a valid integer", type: "type_error.integer" },
-  ]);
-}
 
 export const chatSocketRoutes = new Hono<AppEnv>().get("/ws/chat/:workspace_id/:channel_id", async (c) => {
   if (!isUpgrade(c)) return upgradeRequired(c);
   const presented = presentedToken(c);
   const caller = await authenticateHandshake(c, presented.token);
+  // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).
+  c.set("caller", caller);
 
-  const workspaceId = pathId(c.req.param("workspace_id"));
-  const channelId = pathId(c.req.param("channel_id"));
+  const workspaceId = socketPathId(c.req.param("workspace_id"));
+  const channelId = socketPathId(c.req.param("channel_id"));
   if (workspaceId === null || channelId === null) throw handshakeRefused("Not Found");
   let channel: Awaited<ReturnType<typeof requireChannelAccess>>["channel"];
   try {

@@ -24,6 +24,7 @@ import { z } from "zod";
 import type { AppEnv } from "../context";
 import { AppError, forbidden, notFound } from "../errors";
 import { requireAuth } from "../http/auth";
+import { objectLimitRefusal } from "../http/rate-limit";
 import { jsonBody, validate, zId, zInt } from "../http/validation";
 import { toMessageRead, toReadState } from "../presenters/messages";
 import { channelRoom, disconnectUserFromChannels } from "../realtime/channel-room";
@@ -38,6 +39,7 @@ import {
   normaliseClientId,
   PAGE_SIZE_DEFAULT,
   PAGE_SIZE_MAX,
+  POST_WINDOW_MS,
 } from "../services/messages";
 import { chatSocketRoutes } from "./chat-socket";
 
@@ -62,9 +64,9 @@ const zContent = () =>
 /** A message id cursor: 0 is allowed (`after_id=0` is "from the start"). */
 const zCursor = () => zId().pipe(z.number().min(0));
 
-const channelParam = z.object({ channel_id: zId() });
-const messageParam = z.object({ channel_id: zId(), message_id: zId() });
-const pageQuery = z.object({
+export const channelParam = z.object({ channel_id: zId() });
+export const messageParam = z.object({ channel_id: zId(), message_id: zId() });
+export const pageQuery = z.object({
   // Clamped rather than refused, as the contract suggests: 0 and negatives give 1, above 100 gives 100.
   limit: zInt()
     .transform((n) => Math.min(PAGE_SIZE_MAX, Math.max(1, n)))
@@ -72,14 +74,13 @@ const pageQuery = z.object({
   before_id: zCursor().optional(),
   after_id: zCursor().optional(),
 });
-const messageCreate = z.object({
+export const messageCreate = z.object({
   content: zContent(),
   client_id: z.string().max(CLIENT_ID_MAX_CHARS).nullish(),
 });
-const messageEdit = z.object({ content: zContent() });
-const readUpdate = z.object({ last_read_message_id: zCursor() });
+export const messageEdit = z.object({ content: zContent() });
+export const readUpdate = z.object({ last_read_message_id: zCursor() });
 
-const tooManyRequests = () => new AppError(429, "Too many requests");
 const messageNotFound = () => notFound("Message not found");
 
 function unwrapChange(outcome: ChangeOutcome) {
@@ -126,7 +127,15 @@ export const messageRoutes = new Hono<AppEnv>()
         content: body.content,
         clientId: clientId.ok ? clientId.clientId : null,
       });
-      if (result.kind === "rate_limited") throw tooManyRequests();
+      // The object decides (one budget over REST and sockets; a retried client_id costs nothing);
+      // the refusal is a 429 with rate headers (503 when the limiter is down and fails closed).
+      if (result.kind === "rate_limited") {
+        throw objectLimitRefusal(result, {
+          rule: "channel-message",
+          limit: c.var.config.messagePostLimitPer10Seconds,
+          windowMs: POST_WINDOW_MS,
+        });
+      }
       if (result.kind === "gone") throw notFound();
       if (result.kind === "refused") throw new AppError(403, result.detail);
       return c.json(toMessageRead(result.message, result.clientId));

@@ -23,6 +23,8 @@ export const realtimeRoutes = new Hono<AppEnv>()
     if (!isUpgrade(c)) return upgradeRequired(c);
     const presented = presentedToken(c);
     const caller = await authenticateHandshake(c, presented.token);
+    // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).
+    c.set("caller", caller);
     return openFeedSocket(c.env.NOTIFICATION_FEED, {
       userId: caller.userId,
       sessionId: caller.sessionId ?? null,
