@@ -3,6 +3,7 @@
  * only reader of them (see .dev.vars.example for each one).
  */
 import type { ChannelRoom } from "./realtime/channel-room";
+import type { DmThread } from "./realtime/dm-thread";
 import type { NotificationFeed } from "./realtime/notification-feed";
 
 export interface Env {
@@ -11,4 +12,11 @@ export interface Env {
   NOTIFICATION_FEED: DurableObjectNamespace<NotificationFeed>;
   /** One object per channel: its chat sockets, and the single writer of its messages (wrangler.toml). */
   CHANNEL_ROOM: DurableObjectNamespace<ChannelRoom>;
+  /** One object per direct-message thread: its sockets, and the single writer of its messages (wrangler.toml). */
+  DM_THREAD: DurableObjectNamespace<DmThread>;
+  /**
+   * Optional, Cloudflare only: a Hyperdrive configuration in front of PostgreSQL (wrangler.toml,
+   * `[[hyperdrive]]`). When bound, its connection string is used instead of DATABASE_URL.
+   */
+  HYPERDRIVE?: Hyperdrive;
 }

@@ -6,6 +6,7 @@ import { createApp } from "./app";
 import type { Env } from "./env";
 
 export { ChannelRoom } from "./realtime/channel-room";
+export { DmThread } from "./realtime/dm-thread";
 export { NotificationFeed } from "./realtime/notification-feed";
 
 const app = createApp();

@@ -310,7 +310,7 @@ export const directMessageThreads = pgTable(
   {
     id: serial("id").notNull(),
     workspaceId: integer("workspace_id").notNull(),
-    /** The app stores the pair with user1_id < user2_id; unlike `friends`, no CHECK enforces it. */
+    /** The pair with user1_id < user2_id (ck_direct_message_threads_user_order since migration 0004). */
     user1Id: integer("user1_id").notNull(),
     user2Id: integer("user2_id").notNull(),
     createdAt: createdAt(),
@@ -319,7 +319,14 @@ export const directMessageThreads = pgTable(
   (t) => [
     primaryKey({ name: "pk_direct_message_threads", columns: [t.id] }),
     index("ix_direct_message_threads_id").on(t.id),
-    unique("uq_dm_threads_workspace_users").on(t.workspaceId, t.user1Id, t.user2Id),
+    // Migration 0004 (D22) replaced the original's unique (workspace_id, user1_id, user2_id): a thread
+    // belongs to a pair of users whatever workspace it was opened from, so concurrent opens of the same
+    // pair (from one workspace or two) now collide here instead of creating two threads. The migration
+    // folded the duplicates an adopted database may hold and stored every pair in order first.
+    unique("uq_direct_message_threads_users").on(t.user1Id, t.user2Id),
+    check("ck_direct_message_threads_user_order", sql`user1_id < user2_id`),
+    // Added by this project (migration 0004): the threads of a user are found by either column.
+    index("ix_direct_message_threads_user2_id").on(t.user2Id),
     fk("fk_direct_message_threads_user1_id_users", t.user1Id, users.id),
     fk("fk_direct_message_threads_user2_id_users", t.user2Id, users.id),
     fk("fk_direct_message_threads_workspace_id_workspaces", t.workspaceId, workspaces.id),
@@ -346,6 +353,32 @@ export const directMessages = pgTable(
     index("ix_direct_messages_thread_id_id").on(t.threadId, t.id),
     fk("fk_direct_messages_sender_id_users", t.senderId, users.id),
     fk("fk_direct_messages_thread_id_direct_message_threads", t.threadId, directMessageThreads.id),
+  ],
+);
+
+/**
+ * This project's own (migration 0004; D15): how far each participant has read each thread, which the original
+ * kept in Redis only. Unread counts are computed from it (the other participant's messages after the pointer),
+ * so they hold across devices and restarts and need no counter to keep in step. The pointer only moves forward.
+ */
+export const directMessageReads = pgTable(
+  "direct_message_reads",
+  {
+    userId: integer("user_id").notNull(),
+    threadId: integer("thread_id").notNull(),
+    /** The highest message id the user has read in the thread; 0 = nothing read. */
+    lastReadMessageId: integer("last_read_message_id").default(0).notNull(),
+    updatedAt: timestamp("updated_at", tz).defaultNow().notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_direct_message_reads", columns: [t.userId, t.threadId] }),
+    index("ix_direct_message_reads_thread_id").on(t.threadId),
+    fk("fk_direct_message_reads_user_id_users", t.userId, users.id).onDelete("cascade"),
+    fk(
+      "fk_direct_message_reads_thread_id_direct_message_threads",
+      t.threadId,
+      directMessageThreads.id,
+    ).onDelete("cascade"),
   ],
 );
 
@@ -452,6 +485,8 @@ export type DirectMessageThread = typeof directMessageThreads.$inferSelect;
 export type NewDirectMessageThread = typeof directMessageThreads.$inferInsert;
 export type DirectMessage = typeof directMessages.$inferSelect;
 export type NewDirectMessage = typeof directMessages.$inferInsert;
+export type DirectMessageReadState = typeof directMessageReads.$inferSelect;
+export type NewDirectMessageReadState = typeof directMessageReads.$inferInsert;
 export type Friend = typeof friends.$inferSelect;
 export type NewFriend = typeof friends.$inferInsert;
 export type FriendRequest = typeof friendRequests.$inferSelect;

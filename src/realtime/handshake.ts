@@ -3,7 +3,8 @@
  * from, the same checks REST applies to it, and the refusals, all before any upgrade, so a
  * refused client sees an HTTP status (403, or 426 for a plain GET) and never an open socket.
  *
- * Shared by /ws/notifications (routes/realtime.ts) and /ws/chat (routes/chat-socket.ts).
+ * Shared by /ws/notifications (routes/realtime.ts), /ws/chat (routes/chat-socket.ts) and /ws/dm
+ * (routes/dm-socket.ts).
  *
  * The token comes from `?token=` (what the web app sends) or from the subprotocol list
  * `["bearer", <token>]`, which keeps it out of URLs and therefore out of access logs; the
@@ -13,7 +14,7 @@
 import type { Context } from "hono";
 import { decodeJwt } from "jose";
 import type { AppEnv } from "../context";
-import { AppError, notAuthenticated } from "../errors";
+import { AppError, notAuthenticated, validationFailed } from "../errors";
 import { authenticateAccessToken, type Caller } from "../http/auth";
 
 export const BEARER_PROTOCOL = "bearer";
@@ -79,3 +80,21 @@ export const isUpgrade = (c: Context<AppEnv>) => c.req.header("Upgrade")?.toLowe
 /** The answer to a plain HTTP request on a socket endpoint. */
 export const upgradeRequired = (c: Context<AppEnv>) =>
   c.json({ detail: "This endpoint only accepts WebSocket upgrades" }, 426, { Upgrade: "websocket" });
+
+const MAX_ID = 2_147_483_647;
+
+/** A path id of a socket URL, or null when it cannot name any row (the caller refuses with 403). */
+export function socketPathId(raw: string | undefined): number | null {
+  if (!raw || !/^\d{1,10}$/.test(raw)) return null;
+  const id = Number(raw);
+  return id >= 1 && id <= MAX_ID ? id : null;
+}
+
+/** `?since=`: absent or empty means no catch-up; anything but a non-negative integer is a 422. */
+export function sinceParam(raw: string | undefined): number | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  if (/^\s*\d{1,10}\s*$/.test(raw) && Number(raw) <= MAX_ID) return Number(raw);
+  throw validationFailed([
+    { loc: ["query", "since"], msg: "value is not a valid integer", type: "type_error.integer" },
+  ]);
+}

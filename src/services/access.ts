@@ -13,15 +13,19 @@
  *   recovers a private channel whose members all left, and the audit log records it.
  * - Missing things answer 404 and existing ones the caller may not reach 403, as the original
  *   does; the detail strings are the contract's, per route, so callers pass their own 404.
+ * - A direct-message thread belongs to its two participants, and only to them, whatever workspace
+ *   it was opened from (contract 2.9): 404 "Thread not found", 403 "Not part of this thread".
+ *   Sharing a workspace is required to open a thread (D18, services/dm.ts), not to keep using it.
  */
 import { and, eq } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
-import type * as schema from "../db/schema";
 import {
   type Channel,
   channelMembers,
   channels,
+  type DirectMessageThread,
+  directMessageThreads,
   type Workspace,
   workspaceMembers,
   workspaces,
@@ -29,7 +33,7 @@ import {
 import { type AppError, forbidden, notFound } from "../errors";
 
 /** The database or a transaction on it: access checks also run inside transactions. */
-export type Queryable = PgDatabase<PostgresJsQueryResultHKT, typeof schema>;
+export type Queryable = PgDatabase<PostgresJsQueryResultHKT>;
 
 export const WORKSPACE_ROLES = ["owner", "admin", "member"] as const;
 export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
@@ -210,4 +214,31 @@ export async function isWorkspaceMember(
 ): Promise<boolean> {
   const found = await findWorkspaceRole(db, workspaceId, userId);
   return Boolean(found?.role);
+}
+
+export interface ThreadAccess {
+  thread: DirectMessageThread;
+  /** The participant who is not the caller. */
+  otherUserId: number;
+}
+
+/** Whether the user is one of the thread's two participants. */
+export const isThreadParticipant = (
+  thread: Pick<DirectMessageThread, "user1Id" | "user2Id">,
+  userId: number,
+) => thread.user1Id === userId || thread.user2Id === userId;
+
+/**
+ * A direct-message thread the user takes part in (REST and the /ws/dm handshake alike): 404 "Thread
+ * not found" if it does not exist, 403 "Not part of this thread" if the user is not a participant.
+ */
+export async function requireThreadParticipant(
+  db: Queryable,
+  threadId: number,
+  userId: number,
+): Promise<ThreadAccess> {
+  const [thread] = await db.select().from(directMessageThreads).where(eq(directMessageThreads.id, threadId));
+  if (!thread) throw notFound("Thread not found");
+  if (!isThreadParticipant(thread, userId)) throw forbidden("Not part of this thread");
+  return { thread, otherUserId: thread.user1Id === userId ? thread.user2Id : thread.user1Id };
 }

@@ -219,6 +219,70 @@ describe("delivery (contract 3.5, D4, D8)", () => {
     for (const socket of [...aliceSockets, ...bobSockets]) await socket.close();
   });
 
+  it("delivers every event type the routes raise (invites, friends, DMs) to both sockets of the recipient", async () => {
+    const owner = await registerUser(app);
+    const guest = await registerUser(app);
+    const asOwner = api(app, { token: owner.accessToken });
+    const asGuest = api(app, { token: guest.accessToken });
+    const ownerSecond = await login(app, owner.email, owner.password);
+    const guestSecond = await login(app, guest.email, guest.password);
+    const ownerSockets = [
+      await connectSocket(feedUrl(owner.accessToken)),
+      await connectSocket(feedUrl(ownerSecond.access_token)),
+    ];
+    const guestSockets = [
+      await connectSocket(feedUrl(guest.accessToken)),
+      await connectSocket(feedUrl(guestSecond.access_token)),
+    ];
+    /** The next event of each socket has this type; returns their payloads (all equal). */
+    const expectOnBoth = async (sockets: TestSocket[], type: string) => {
+      const frames = [];
+      for (const socket of sockets) frames.push(await socket.next(type));
+      expect(frames.map((f) => f.type)).toEqual([type, type]);
+      expect(frames[1]).toEqual(frames[0]);
+      return frames[0]?.payload as Record<string, unknown>;
+    };
+
+    const workspace = await asOwner.post("/workspaces", { json: { name: `Both ${owner.id}` } });
+    const invite = async () => {
+      const res = await asOwner.post(`/workspaces/${workspace.body.id}/invites`, {
+        json: { invitee_display_name: guest.displayName },
+      });
+      expect(res.status, res.text).toBe(200);
+      expect(await expectOnBoth(guestSockets, "invite.created")).toEqual(res.body);
+      return res.body.id as number;
+    };
+    const declined = await asGuest.post(`/invites/${await invite()}/decline`);
+    expect(await expectOnBoth(ownerSockets, "invite.declined")).toEqual(declined.body);
+    const accepted = await asGuest.post(`/invites/${await invite()}/accept`);
+    expect(await expectOnBoth(ownerSockets, "invite.accepted")).toEqual(accepted.body);
+
+    const request = async () => {
+      const res = await asOwner.post("/friends/requests", {
+        json: { addressee_display_name: guest.displayName },
+      });
+      expect(res.status, res.text).toBe(200);
+      expect(await expectOnBoth(guestSockets, "friend.requested")).toEqual({ id: res.body.id });
+      return res.body.id as number;
+    };
+    const guestPublic = { id: guest.id, display_name: guest.displayName, avatar_url: null };
+    const first = await request();
+    expect((await asGuest.post(`/friends/requests/${first}/decline`)).status).toBe(200);
+    expect(await expectOnBoth(ownerSockets, "friend.declined")).toEqual({ id: first, by: guestPublic });
+    const second = await request();
+    expect((await asGuest.post(`/friends/requests/${second}/accept`)).status).toBe(200);
+    expect(await expectOnBoth(ownerSockets, "friend.accepted")).toEqual({ id: second, by: guestPublic });
+
+    const thread = await asOwner.post("/dm/threads", {
+      json: { workspace_id: workspace.body.id, user_id: guest.id },
+    });
+    expect(thread.status, thread.text).toBe(200);
+    const sent = await asOwner.post(`/dm/threads/${thread.body.id}/messages`, { json: { content: "psst" } });
+    expect(sent.status).toBe(200);
+    expect(await expectOnBoth(guestSockets, "dm.unread")).toEqual({ thread_id: thread.body.id, delta: 1 });
+    for (const socket of [...ownerSockets, ...guestSockets]) await socket.close();
+  });
+
   it("drops an event that cannot be encoded and keeps delivering the next ones (D4)", async () => {
     const user = await registerUser(app);
     const sockets = [

@@ -1,0 +1,55 @@
+/**
+ * Direct messages on the wire (contract 2.1 ThreadRead, DirectMessageRead, ReadStatus; 3.4).
+ *
+ * Socket `message` events carry one shape whether the message came over REST or a socket: the
+ * original sent `sender_id` in one and `updated_at` in the other; here both are always present.
+ * Additive fields: `unread_count` in ReadStatus, `thread_id` in `read` events. A deleted message
+ * never carries its content.
+ */
+import type { DirectMessageView, ReadStatus, ThreadView } from "../services/dm";
+import { isoTime, toUserPublic } from "./users";
+
+export function toThreadRead(view: ThreadView) {
+  return {
+    id: view.thread.id,
+    workspace_id: view.thread.workspaceId,
+    participants: view.participants.map(toUserPublic),
+    unread_count: view.unreadCount,
+    created_at: isoTime(view.thread.createdAt),
+    updated_at: isoTime(view.thread.updatedAt),
+  };
+}
+
+export function toDirectMessageRead(message: DirectMessageView, clientId: string | null = null) {
+  return {
+    id: message.id,
+    thread_id: message.threadId,
+    user_id: message.userId,
+    content: message.isDeleted ? "" : message.content,
+    client_id: clientId,
+    is_deleted: message.isDeleted,
+    is_edited: message.isEdited,
+    created_at: isoTime(message.createdAt),
+    updated_at: isoTime(message.updatedAt),
+    author: toUserPublic(message.author),
+  };
+}
+
+/** The payload of the thread socket's `message`, `message.updated` and `message.deleted` events. */
+export function toDirectMessageEvent(message: DirectMessageView, clientId: string | null = null) {
+  return { ...toDirectMessageRead(message, clientId), sender_id: message.userId };
+}
+
+export function toReadStatus(status: ReadStatus) {
+  return {
+    thread_id: status.threadId,
+    self_last_read_message_id: status.selfLastReadMessageId,
+    other_last_read_message_id: status.otherLastReadMessageId,
+    unread_count: status.unreadCount,
+  };
+}
+
+/** The payload of a `read` event: who read up to where. */
+export function toReadReceipt(threadId: number, userId: number, lastReadMessageId: number) {
+  return { thread_id: threadId, user_id: userId, last_read_message_id: lastReadMessageId };
+}

@@ -1,0 +1,444 @@
+/**
+ * Direct messages (contract 2.9, 3.4; D9, D13, D15, D18, D20, D22): threads between two users,
+ * their messages, and each participant's read state, as the statements behind them.
+ *
+ * A thread belongs to a pair of users. Whoever of the two opens it, from whichever workspace and
+ * however often, gets the same thread: the pair is stored in order (user1_id < user2_id) under a
+ * unique key, so two opens racing each other collide in the database instead of creating two
+ * threads (D22). The `workspace_id` recorded when the thread was created is kept and shown.
+ *
+ * Writes of messages are not made from here by routes: every post, edit and delete of a thread
+ * goes through that thread's DmThread object (src/realtime/dm-thread.ts), the single writer that
+ * stores and then broadcasts, as channels do (services/messages.ts explains why). The functions
+ * below are the statements it runs; reads are made by the routes directly, after an access check
+ * (services/access.ts: requireThreadParticipant).
+ *
+ * Read state lives in PostgreSQL (direct_message_reads), not in the store as in the original
+ * (D15): one pointer per participant and thread that only moves forward. Unread counts are not a
+ * counter kept in step with sends but computed from the pointer (the other participant's messages
+ * after it), so every device of a user sees the same count, and a restart loses nothing.
+ */
+import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { escapeLike, foreignKeyViolation } from "../db/errors";
+import {
+  type DirectMessageThread,
+  directMessageReads,
+  directMessages,
+  directMessageThreads,
+  type User,
+  users,
+} from "../db/schema";
+import { badRequest, forbidden, notFound } from "../errors";
+import { findWorkspaceRole, isWorkspaceMember, type Queryable } from "./access";
+import { findUserByEmail, getUser } from "./accounts";
+import { type Author, type PageQuery, UNREAD_COUNT_CAP } from "./messages";
+
+/** Page sizes of GET /dm/threads (contract 2.9: default 50, clamped to 1..50). */
+export const THREAD_PAGE_DEFAULT = 50;
+export const THREAD_PAGE_MAX = 50;
+
+export interface DirectMessageView {
+  id: number;
+  threadId: number;
+  /** The sender (`sender_id`). */
+  userId: number;
+  content: string;
+  isEdited: boolean;
+  isDeleted: boolean;
+  createdAt: Date;
+  updatedAt: Date | null;
+  author: Author;
+}
+
+export interface ThreadView {
+  thread: DirectMessageThread;
+  /** The two participants, lower user id first. */
+  participants: [Author, Author];
+  /** The caller's unread messages in the thread (capped at UNREAD_COUNT_CAP). */
+  unreadCount: number;
+}
+
+export interface ReadStatus {
+  threadId: number;
+  selfLastReadMessageId: number;
+  otherLastReadMessageId: number;
+  /** The caller's unread messages after their pointer. */
+  unreadCount: number;
+}
+
+const userNotFound = () => notFound("User not found");
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+
+export interface OpenThreadInput {
+  workspaceId: number;
+  /** Exactly one of userId and email (the route checks it). */
+  userId?: number;
+  /** Already normalised (accounts.normaliseEmail). */
+  email?: string;
+  /**
+   * Counts the call against the caller's limit on opening threads (throws to refuse it). Called
+   * before anything that creates a thread or tells whether a user exists or where; not for an
+   * existing thread of the pair, which the web app re-opens every time a conversation is shown.
+   */
+  charge?: () => Promise<void>;
+}
+
+/**
+ * POST /dm/threads: the thread of the caller and another user, created if the pair has none.
+ *
+ * The checks, in order: the workspace exists (404 "Workspace not found") and the caller is a
+ * member (403 "Forbidden"); the other user exists (404 "User not found") and is not the caller
+ * (400, D9). An existing thread of the pair is then returned whatever workspace it was opened
+ * from: the two already talk. Creating one needs the other user to be a member of the workspace
+ * too (D18): 403 "User is not a member of this workspace" when named by id; when named by e-mail,
+ * 404 "User not found" as for an unknown address, so the route cannot be used to learn which
+ * addresses are registered.
+ */
+export async function openThread(
+  db: Database,
+  callerId: number,
+  input: OpenThreadInput,
+): Promise<{ thread: DirectMessageThread; created: boolean }> {
+  const workspace = await findWorkspaceRole(db, input.workspaceId, callerId);
+  if (!workspace) throw notFound("Workspace not found");
+  if (!workspace.role) throw forbidden();
+
+  const charge = input.charge ?? (async () => {});
+  const other: User | undefined =
+    input.userId !== undefined
+      ? await getUser(db, input.userId)
+      : await findUserByEmail(db, input.email ?? "");
+  if (!other) {
+    await charge();
+    throw userNotFound();
+  }
+  if (other.id === callerId) throw badRequest("Cannot create direct message thread with yourself");
+
+  const [user1Id, user2Id] = callerId < other.id ? [callerId, other.id] : [other.id, callerId];
+  const existing = await findThreadOfPair(db, user1Id, user2Id);
+  if (existing) return { thread: existing, created: false };
+
+  await charge();
+  if (!(await isWorkspaceMember(db, input.workspaceId, other.id))) {
+    if (input.userId === undefined) throw userNotFound();
+    throw forbidden("User is not a member of this workspace");
+  }
+
+  try {
+    // A concurrent open of the same pair commits first or waits for this one: either way the
+    // loser's insert does nothing, and the select below finds the winner's thread.
+    const [created] = await db
+      .insert(directMessageThreads)
+      .values({ workspaceId: input.workspaceId, user1Id, user2Id })
+      .onConflictDoNothing()
+      .returning();
+    if (created) return { thread: created, created: true };
+  } catch (error) {
+    // The workspace or a user was deleted in the meantime.
+    if (foreignKeyViolation(error)) throw notFound("Workspace not found");
+    throw error;
+  }
+  const winner = await findThreadOfPair(db, user1Id, user2Id);
+  if (!winner) throw new Error("direct message thread vanished after a conflicting insert");
+  return { thread: winner, created: false };
+}
+
+async function findThreadOfPair(db: Queryable, user1Id: number, user2Id: number) {
+  const [thread] = await db
+    .select()
+    .from(directMessageThreads)
+    .where(and(eq(directMessageThreads.user1Id, user1Id), eq(directMessageThreads.user2Id, user2Id)));
+  return thread;
+}
+
+export interface ThreadListQuery {
+  /** Matched against the other participant's handle only (D20). */
+  q?: string;
+  limit: number;
+  offset: number;
+}
+
+interface ThreadRow extends Record<string, unknown> {
+  id: number;
+  workspace_id: number;
+  user1_id: number;
+  user2_id: number;
+  created_at: string | Date;
+  updated_at: string | Date | null;
+  u1_display_name: string | null;
+  u1_avatar_url: string | null;
+  u2_display_name: string | null;
+  u2_avatar_url: string | null;
+  unread: number;
+}
+
+const asDate = (value: string | Date) => (value instanceof Date ? value : new Date(value));
+
+function toThreadView(row: ThreadRow): ThreadView {
+  return {
+    thread: {
+      id: Number(row.id),
+      workspaceId: Number(row.workspace_id),
+      user1Id: Number(row.user1_id),
+      user2Id: Number(row.user2_id),
+      createdAt: asDate(row.created_at),
+      updatedAt: row.updated_at === null ? null : asDate(row.updated_at),
+    },
+    participants: [
+      { id: Number(row.user1_id), displayName: row.u1_display_name, avatarUrl: row.u1_avatar_url },
+      { id: Number(row.user2_id), displayName: row.u2_display_name, avatarUrl: row.u2_avatar_url },
+    ],
+    unreadCount: Number(row.unread),
+  };
+}
+
+/**
+ * The threads of a user with the user's unread count in each, as one statement: the page is
+ * chosen first (`where`, ordered by last activity: the newest message, else the thread's creation;
+ * then by id, so offset paging is stable), and only its threads are counted.
+ */
+async function selectThreads(
+  db: Queryable,
+  callerId: number,
+  where: SQL,
+  page: { limit: number; offset: number },
+): Promise<ThreadView[]> {
+  const rows = await db.execute<ThreadRow>(sql`
+    with page as (
+      select t.id, t.workspace_id, t.user1_id, t.user2_id, t.created_at, t.updated_at,
+             coalesce(last.created_at, t.created_at) as activity_at
+      from ${directMessageThreads} t
+      left join lateral (
+        select m.created_at from ${directMessages} m where m.thread_id = t.id order by m.id desc limit 1
+      ) last on true
+      where ${where}
+      order by activity_at desc, t.id desc
+      limit ${page.limit} offset ${page.offset}
+    )
+    select page.id, page.workspace_id, page.user1_id, page.user2_id, page.created_at, page.updated_at,
+           u1.display_name as u1_display_name, u1.avatar_url as u1_avatar_url,
+           u2.display_name as u2_display_name, u2.avatar_url as u2_avatar_url,
+           (select count(*)::int from (
+              select 1 from ${directMessages} m
+              where m.thread_id = page.id and m.id > coalesce(r.last_read_message_id, 0)
+                and not m.is_deleted and m.sender_id <> ${callerId}
+              limit ${UNREAD_COUNT_CAP}
+            ) as unread_rows) as unread
+    from page
+    join ${users} u1 on u1.id = page.user1_id
+    join ${users} u2 on u2.id = page.user2_id
+    left join ${directMessageReads} r on r.thread_id = page.id and r.user_id = ${callerId}
+    order by page.activity_at desc, page.id desc`);
+  return rows.map(toThreadView);
+}
+
+/**
+ * GET /dm/threads: the caller's threads, most recent activity first, each once. `q` keeps the
+ * threads whose other participant's handle contains it, case-insensitively and literally; the
+ * caller's own handle is never matched (D20), so a query that matches one's own name does not
+ * return every thread.
+ */
+export function listThreads(db: Queryable, callerId: number, query: ThreadListQuery): Promise<ThreadView[]> {
+  const conditions: SQL[] = [sql`(t.user1_id = ${callerId} or t.user2_id = ${callerId})`];
+  const needle = query.q?.trim().toLowerCase();
+  if (needle) {
+    conditions.push(sql`exists (
+      select 1 from ${users} o
+      where o.id = case when t.user1_id = ${callerId} then t.user2_id else t.user1_id end
+        and lower(o.display_name) like ${`%${escapeLike(needle)}%`} escape '\\')`);
+  }
+  return selectThreads(db, callerId, sql.join(conditions, sql` and `), query);
+}
+
+/** One thread as the caller sees it (the answer to POST /dm/threads). */
+export async function getThreadView(db: Queryable, threadId: number, callerId: number): Promise<ThreadView> {
+  const [view] = await selectThreads(db, callerId, sql`t.id = ${threadId}`, { limit: 1, offset: 0 });
+  if (!view) throw notFound("Thread not found");
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+const ownColumns = {
+  id: directMessages.id,
+  threadId: directMessages.threadId,
+  userId: directMessages.senderId,
+  content: directMessages.content,
+  isEdited: directMessages.isEdited,
+  isDeleted: directMessages.isDeleted,
+  createdAt: directMessages.createdAt,
+  updatedAt: directMessages.updatedAt,
+};
+
+const messageColumns = {
+  ...ownColumns,
+  author: { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl },
+};
+
+export interface DirectPageQuery extends PageQuery {
+  /** Rows to skip (the original's paging, still sent by the web app); keyset cursors are better. */
+  offset?: number;
+}
+
+/**
+ * A page of a thread's messages, as channels page theirs (services/messages.ts listMessages):
+ * newest first, or with `afterId` oldest first; ordered by id, deleted messages left out.
+ */
+export async function listDirectMessages(
+  db: Queryable,
+  threadId: number,
+  page: DirectPageQuery,
+): Promise<DirectMessageView[]> {
+  const forward = page.afterId !== undefined;
+  return db
+    .select(messageColumns)
+    .from(directMessages)
+    .innerJoin(users, eq(users.id, directMessages.senderId))
+    .where(
+      and(
+        eq(directMessages.threadId, threadId),
+        eq(directMessages.isDeleted, false),
+        page.beforeId === undefined ? undefined : lt(directMessages.id, page.beforeId),
+        page.afterId === undefined ? undefined : gt(directMessages.id, page.afterId),
+      ),
+    )
+    .orderBy(forward ? asc(directMessages.id) : desc(directMessages.id))
+    .limit(page.limit)
+    .offset(page.offset ?? 0);
+}
+
+/** The messages after `sinceId`, oldest first, at most `max` (a socket's catch-up). */
+export function directMessagesSince(db: Queryable, threadId: number, sinceId: number, max: number) {
+  return listDirectMessages(db, threadId, { afterId: sinceId, limit: max });
+}
+
+export async function getDirectMessage(
+  db: Queryable,
+  threadId: number,
+  messageId: number,
+): Promise<DirectMessageView | undefined> {
+  const [row] = await db
+    .select(messageColumns)
+    .from(directMessages)
+    .innerJoin(users, eq(users.id, directMessages.senderId))
+    .where(and(eq(directMessages.id, messageId), eq(directMessages.threadId, threadId)));
+  return row;
+}
+
+/** Stores one message; the author is the caller's to attach. */
+export async function insertDirectMessage(
+  db: Queryable,
+  input: { threadId: number; userId: number; content: string },
+): Promise<Omit<DirectMessageView, "author">> {
+  const [row] = await db
+    .insert(directMessages)
+    .values({ threadId: input.threadId, senderId: input.userId, content: input.content })
+    .returning(ownColumns);
+  if (!row) throw new Error("insert into direct_messages returned no row");
+  return row;
+}
+
+export type DirectChangeOutcome =
+  | { kind: "ok"; message: DirectMessageView }
+  | { kind: "not_found" }
+  | { kind: "forbidden" };
+
+/** Replaces the content of a message; only its sender may. */
+export async function editDirectMessage(
+  db: Queryable,
+  input: { threadId: number; messageId: number; userId: number; content: string },
+): Promise<DirectChangeOutcome> {
+  const existing = await getDirectMessage(db, input.threadId, input.messageId);
+  if (!existing || existing.isDeleted) return { kind: "not_found" };
+  if (existing.userId !== input.userId) return { kind: "forbidden" };
+  const [row] = await db
+    .update(directMessages)
+    .set({ content: input.content, isEdited: true })
+    .where(and(eq(directMessages.id, input.messageId), eq(directMessages.isDeleted, false)))
+    .returning({ updatedAt: directMessages.updatedAt });
+  if (!row) return { kind: "not_found" };
+  return {
+    kind: "ok",
+    message: { ...existing, content: input.content, isEdited: true, updatedAt: row.updatedAt },
+  };
+}
+
+/** Soft-deletes a message; only its sender may (a thread has no moderators). */
+export async function deleteDirectMessage(
+  db: Queryable,
+  input: { threadId: number; messageId: number; userId: number },
+): Promise<DirectChangeOutcome> {
+  const existing = await getDirectMessage(db, input.threadId, input.messageId);
+  if (!existing || existing.isDeleted) return { kind: "not_found" };
+  if (existing.userId !== input.userId) return { kind: "forbidden" };
+  const [row] = await db
+    .update(directMessages)
+    .set({ isDeleted: true })
+    .where(and(eq(directMessages.id, input.messageId), eq(directMessages.isDeleted, false)))
+    .returning({ updatedAt: directMessages.updatedAt });
+  if (!row) return { kind: "not_found" };
+  return { kind: "ok", message: { ...existing, content: "", isDeleted: true, updatedAt: row.updatedAt } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read state
+// ---------------------------------------------------------------------------------------------
+
+/** Both participants' pointers (0 when nothing was read) and the user's unread count. */
+export async function getReadStatus(
+  db: Queryable,
+  thread: Pick<DirectMessageThread, "id" | "user1Id" | "user2Id">,
+  userId: number,
+): Promise<ReadStatus> {
+  const rows = await db.execute<{ self: number; other: number; unread: number }>(sql`
+    select
+      coalesce((select last_read_message_id from ${directMessageReads}
+                where thread_id = ${thread.id} and user_id = ${userId}), 0) as self,
+      coalesce((select last_read_message_id from ${directMessageReads}
+                where thread_id = ${thread.id} and user_id <> ${userId}
+                  and user_id in (${thread.user1Id}, ${thread.user2Id})), 0) as other,
+      (select count(*)::int from (
+         select 1 from ${directMessages} m
+         where m.thread_id = ${thread.id} and not m.is_deleted and m.sender_id <> ${userId}
+           and m.id > coalesce((select last_read_message_id from ${directMessageReads}
+                                where thread_id = ${thread.id} and user_id = ${userId}), 0)
+         limit ${UNREAD_COUNT_CAP}
+       ) as unread_rows) as unread`);
+  const row = rows[0];
+  return {
+    threadId: thread.id,
+    selfLastReadMessageId: Number(row?.self ?? 0),
+    otherLastReadMessageId: Number(row?.other ?? 0),
+    unreadCount: Number(row?.unread ?? 0),
+  };
+}
+
+/**
+ * Moves the user's read pointer forward, never back (a late request from another device cannot
+ * un-read anything), and never past the thread's newest message (an id from elsewhere cannot mark
+ * future messages read; the original stored any number). `messageId` null or 0 means "everything
+ * so far": the original then reset the user's unread counter, which with counts computed from the
+ * pointer is the same thing. Returns the fresh status.
+ */
+export async function markThreadRead(
+  db: Queryable,
+  thread: Pick<DirectMessageThread, "id" | "user1Id" | "user2Id">,
+  userId: number,
+  messageId: number | null,
+): Promise<ReadStatus> {
+  const newest = sql`coalesce((select max(${directMessages.id}) from ${directMessages} where ${directMessages.threadId} = ${thread.id}), 0)`;
+  const wanted = messageId && messageId > 0 ? sql`least(${messageId}::int, ${newest})` : newest;
+  await db.execute(sql`
+    insert into ${directMessageReads} (user_id, thread_id, last_read_message_id, updated_at)
+    values (${userId}, ${thread.id}, ${wanted}, now())
+    on conflict (user_id, thread_id) do update
+      set last_read_message_id = greatest(${directMessageReads.lastReadMessageId}, excluded.last_read_message_id),
+          updated_at = now()`);
+  return getReadStatus(db, thread, userId);
+}
