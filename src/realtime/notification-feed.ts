@@ -30,21 +30,22 @@
  *   - token expiry: a socket is closed (1008) when the access token it was opened with
  *     expires; the web app has by then reconnected with a fresh token.
  *   - revocation: a socket whose session was revoked (logout, a revoked device, refresh-token
- *     reuse) is closed (1008) within SESSION_RECHECK_MS. See `closeRevokedSessions`.
+ *     reuse) is closed (1008) at once: the sessions service calls `closeSessions` here right
+ *     after recording the revocation, and this object forwards it to every room (channel or DM
+ *     thread object) where the user holds sockets; rooms register themselves with `trackRoom`
+ *     when the user's first socket joins them. Each alarm also re-reads the sessions' verdicts
+ *     from the store, a safety net for a push that got lost.
  *
- * The cost of the last rule: the store is the only place a revocation can be learnt from, so
- * while its user is connected the object wakes every SESSION_RECHECK_MS, which keeps it from
- * being evicted (the runtime evicts after some 10 s without events). Between users' sessions it
- * holds nothing, and a connected user costs one small object, not one per socket.
+ * Pushing rather than polling is what lets the socket objects sleep: a store poll every few
+ * seconds is an event every few seconds, and the runtime evicts an object only after some 10 s
+ * without one. This object itself wakes for each `ping` of the web app anyway (see below).
  *
  * Why frames are handled here rather than by the runtime's auto-response: the hibernation API
  * can answer a fixed request (`setWebSocketAutoResponse("ping" → …)`) without waking the
  * object, and `getWebSocketAutoResponseTimestamp(ws)` would still show that activity to the
- * alarm. But it must send a reply, and the contract's pings get none; and while sessions are
- * re-checked every few seconds the object is awake that often anyway, so skipping the wake
- * for a ping (every 10 s per tab) would save little. Were the sessions service to tell the
- * object of a revocation directly, the alarm could run only at the idle and expiry deadlines,
- * and the auto-response (with a reply the web app ignores) would then let the object sleep.
+ * alarm. But it must send a reply, and the contract's pings get none (the web app's pings here
+ * are bare text, unlike the chat sockets' JSON pings), so this object wakes for each ping
+ * (every 10 s per tab): one small object per connected user.
  *
  * Compression is not decided here but for the whole Worker: workerd negotiates
  * permessage-deflate whenever the client offers it (browsers and `ws` always do) unless the
@@ -66,6 +67,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../config";
 import type { Env } from "../env";
 import { createLogger, type Logger } from "../log";
+import { recordSocketClose, recordSocketOpen } from "../observability/sockets";
 import type { NotificationEvent } from "../services/notifier";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
@@ -99,6 +101,16 @@ export interface FeedHandshake {
   expiresAtSeconds: number;
   /** The subprotocol to echo ("bearer" when the token came that way), or null. */
   protocol: string | null;
+}
+
+/**
+ * A socket object (a channel's room or a DM thread) where the user holds or held sockets: the
+ * namespace it lives in and the name its id comes from. Rooms tell the user's feed when the
+ * user's first socket joins them, so that a revocation reaches exactly the objects concerned.
+ */
+export interface RoomRef {
+  kind: "channel" | "thread";
+  name: string;
 }
 
 /** The online key of a user (read by GET /users/online). */
@@ -147,6 +159,10 @@ export class NotificationFeed extends DurableObject<Env> {
     const result = loadConfig(env);
     this.config = result.ok ? result.config : undefined;
     this.log = createLogger(this.config?.logLevel ?? "info", { component: "notification-feed" });
+    // The rooms this user has sockets in (see RoomRef). Local SQLite, written synchronously.
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS rooms (kind TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, name))",
+    );
   }
 
   private get store(): KeyValueStore | undefined {
@@ -171,6 +187,7 @@ export class NotificationFeed extends DurableObject<Env> {
       lastSeenAt: Date.now(),
     };
     server.serializeAttachment(connection);
+    recordSocketOpen(this.log, { endpoint: "notifications", userId: handshake.userId, ws: server });
 
     await this.scheduleCheck();
     // Awaited so that a client that asks "who is online" right after connecting sees itself;
@@ -210,6 +227,69 @@ export class NotificationFeed extends DurableObject<Env> {
     return result.delivered;
   }
 
+  /**
+   * How many sockets the user holds here. A DM thread asks it when a user's last socket on the
+   * thread closes: the contract announces them offline only if they have no socket left (3.4), and
+   * the web app keeps its notifications socket open for as long as it is open at all.
+   */
+  openSocketCount(): number {
+    return this.openSockets().length;
+  }
+
+  /** Remembers a room where the user's first socket just joined (see RoomRef). */
+  trackRoom(room: RoomRef): void {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO rooms (kind, name) VALUES (?, ?)", room.kind, room.name);
+  }
+
+  /**
+   * Closes the sockets of these revoked sessions: the user's own notification sockets here, then
+   * theirs in every room the user has joined, each of which answers how many sockets the user
+   * still holds there; a room where none are left is forgotten. Called by the sessions service
+   * right after a revocation, so a revoked socket closes at once and no object has to poll the
+   * store for revocations (which kept every object with an open socket from hibernating).
+   * Returns how many sockets were closed.
+   */
+  async closeSessions(userId: number, sessionIds: string[]): Promise<number> {
+    const revoked = new Set(sessionIds);
+    let closed = 0;
+    for (const { ws, lease } of openLeasedSockets<Connection>(this.ctx)) {
+      if (lease.sessionId !== null && revoked.has(lease.sessionId)) {
+        closeQuietly(ws, CLOSE_POLICY_VIOLATION, "Session revoked");
+        closed++;
+      }
+    }
+    const rooms = this.ctx.storage.sql
+      .exec<{ kind: string; name: string }>("SELECT kind, name FROM rooms")
+      .toArray();
+    await Promise.all(
+      rooms.map(async (row) => {
+        const room: RoomRef = { kind: row.kind === "thread" ? "thread" : "channel", name: row.name };
+        try {
+          const outcome = await this.roomStub(room).closeSessions(userId, sessionIds);
+          closed += outcome.closed;
+          if (outcome.remaining === 0) {
+            this.ctx.storage.sql.exec("DELETE FROM rooms WHERE kind = ? AND name = ?", room.kind, room.name);
+          }
+        } catch (error) {
+          // The room's own expiry and session checks still close what this misses.
+          this.log.warn("could not close revoked sockets in a room", { room: room.name, err: error });
+        }
+      }),
+    );
+    if (closed > 0) await this.afterSessionsClosed(userId);
+    return closed;
+  }
+
+  private roomStub(room: RoomRef) {
+    const namespace = room.kind === "thread" ? this.env.DM_THREAD : this.env.CHANNEL_ROOM;
+    return namespace.get(namespace.idFromName(room.name));
+  }
+
+  private async afterSessionsClosed(userId: number): Promise<void> {
+    await this.syncOnline(userId);
+    await this.scheduleCheck();
+  }
+
   /** Any inbound frame (the web app's bare-text `ping`, or anything else) only proves liveness. */
   override webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): void {
     const connection = this.connectionOf(ws);
@@ -222,13 +302,21 @@ export class NotificationFeed extends DurableObject<Env> {
     // With web_socket_auto_reply_to_close (compatibility date 2026-04-07 and later) the runtime
     // has already answered the close; answering again is harmless and keeps older dates correct.
     closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+    this.recordClose(ws, code, reason);
     await this.afterSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.log.warn("notification socket error", { err: error });
     closeQuietly(ws, CLOSE_INTERNAL_ERROR, "Socket error");
+    this.recordClose(ws, CLOSE_INTERNAL_ERROR, "Socket error");
     await this.afterSocketGone(ws);
+  }
+
+  private recordClose(ws: WebSocket, code: number, reason: string) {
+    const connection = this.connectionOf(ws);
+    if (connection)
+      recordSocketClose(this.log, { endpoint: "notifications", userId: connection.userId, ws, code, reason });
   }
 
   /** The liveness rules of the module comment (socket-liveness.ts); then the next deadline. */

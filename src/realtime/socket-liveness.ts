@@ -7,7 +7,15 @@
  *     any handler, which is the point of the auto-response (the object is not woken for them).
  *   - token expiry: a socket is closed (1008) when the access token it was opened with expires.
  *   - revocation: a socket whose session was revoked (logout, a revoked device, refresh-token
- *     reuse) is closed (1008) within SESSION_RECHECK_MS of the revocation.
+ *     reuse) is closed (1008) at once: the sessions service pushes the revocation to the user's
+ *     notification feed, which closes its own sockets and forwards it to every room the user
+ *     joined (NotificationFeed.closeSessions). Each sweep also re-reads the sessions' verdicts
+ *     from the store, a safety net for a push that got lost.
+ *
+ * Why a push rather than polling the store: a poll every few seconds is an event every few
+ * seconds, and an object with events never hibernates (the runtime evicts after some 10 s
+ * without one). With the push, an object of idle sockets wakes only for its sweeps, at most
+ * every IDLE_SWEEP_MS, and sleeps in between.
  *
  * Everything a rule needs lives in the socket's attachment (a `SocketLease`), so the rules hold
  * across hibernation; the only clock is the object's storage alarm, which survives eviction.
@@ -19,8 +27,12 @@ import type { KeyValueStore } from "../store/store";
 
 /** Contract 3.2: at least one inbound frame every 25 s, else close with 1001. */
 export const IDLE_TIMEOUT_MS = 25_000;
-/** How stale a revoked session's socket may get before it is closed. */
-export const SESSION_RECHECK_MS = 5_000;
+/**
+ * The least time between two idle sweeps. A socket that falls silent just after a sweep is closed
+ * by the second one after that, so "idle for 25 s" closes within 25-50 s; token expiry is not
+ * rounded (a socket closes when its token expires).
+ */
+export const IDLE_SWEEP_MS = 25_000;
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
@@ -155,22 +167,25 @@ export async function closeRevoked<L extends SocketLease>(
 }
 
 /**
- * When the alarm must next run for these sockets: the earliest idle deadline, token expiry, or
- * session re-check (only sockets with a session need re-checking); null when there are none.
+ * When the alarm must next run for these sockets: the earliest token expiry, or the earliest idle
+ * deadline but no sooner than IDLE_SWEEP_MS from now; null when there are none.
  */
 export function nextCheckAt<L extends SocketLease>(
   ctx: DurableObjectState,
   sockets: LeasedSocket<L>[],
   now: number,
 ): number | null {
-  let next = Number.POSITIVE_INFINITY;
+  let idle = Number.POSITIVE_INFINITY;
+  let expiry = Number.POSITIVE_INFINITY;
   for (const { ws, lease } of sockets) {
-    next = Math.min(
-      next,
-      lastActivityAt(ctx, ws, lease) + IDLE_TIMEOUT_MS,
-      lease.expiresAt,
-      lease.sessionId ? now + SESSION_RECHECK_MS : Number.POSITIVE_INFINITY,
-    );
+    idle = Math.min(idle, lastActivityAt(ctx, ws, lease) + IDLE_TIMEOUT_MS);
+    expiry = Math.min(expiry, lease.expiresAt);
   }
+  const next = Math.min(Math.max(idle, now + IDLE_SWEEP_MS), expiry);
   return next === Number.POSITIVE_INFINITY ? null : Math.max(next, now + 50);
+}
+
+/** The first deadline of a socket that just opened: its idle deadline, or its token's expiry. */
+export function firstCheckAt(lease: SocketLease, now: number): number {
+  return Math.max(now + 50, Math.min(now + IDLE_TIMEOUT_MS, lease.expiresAt));
 }

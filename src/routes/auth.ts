@@ -11,6 +11,7 @@ import type { AppEnv } from "../context";
 import { AppError, notFound, unauthorized, validationFailed } from "../errors";
 import { requireAuth } from "../http/auth";
 import { clientIp } from "../http/client-ip";
+import { enforceRate, ipIdentifier } from "../http/rate-limit";
 import { jsonBody, toValidationIssues, validate, zText } from "../http/validation";
 import { isoTime, toUserRead } from "../presenters/users";
 import {
@@ -47,8 +48,8 @@ const newPassword = zText(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH);
 /** Any password the caller may type at login: bounded, so an over-long one is a 422, not a CPU burn. */
 const anyPassword = zText(0, PASSWORD_MAX_LENGTH);
 
-const registration = z.object({ email, display_name: zText(2, 32), password: newPassword });
-const loginForm = z.object({
+export const registration = z.object({ email, display_name: zText(2, 32), password: newPassword });
+export const loginForm = z.object({
   username: z.string().max(320),
   password: anyPassword,
   grant_type: z
@@ -59,10 +60,11 @@ const loginForm = z.object({
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
 });
-const refreshBody = z.object({ refresh_token: z.string().max(MAX_TOKEN_LENGTH) });
-const logoutBody = z.object({ refresh_token: z.string().max(MAX_TOKEN_LENGTH).nullish() }).nullish();
-const passwordChange = z.object({ current_password: anyPassword, new_password: newPassword });
-const googleSignIn = z.object({
+export const refreshBody = z.object({ refresh_token: z.string().max(MAX_TOKEN_LENGTH) });
+export const logoutBody = z.object({ refresh_token: z.string().max(MAX_TOKEN_LENGTH).nullish() }).nullish();
+export const passwordChange = z.object({ current_password: anyPassword, new_password: newPassword });
+export const sessionParam = z.object({ session_id: z.string().max(64) });
+export const googleSignIn = z.object({
   id_token: z
     .string()
     .min(1)
@@ -77,6 +79,7 @@ function sessionContext(c: Context<AppEnv>): SessionContext {
     log,
     tokens: config.jwt,
     refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
+    notifier: deps.notifier,
   };
 }
 
@@ -120,6 +123,7 @@ async function refreshClaims(c: Context<AppEnv>, token: string) {
 export const authRoutes = new Hono<AppEnv>()
   .post("/auth/register", jsonBody(registration), async (c) => {
     const body = c.req.valid("json");
+    await enforceRate(c, "register", ipIdentifier(c));
     const user = await register(c.var.deps.db, {
       email: body.email,
       displayName: body.display_name,
@@ -130,13 +134,23 @@ export const authRoutes = new Hono<AppEnv>()
 
   .post("/auth/login", async (c) => {
     const form = await readLoginForm(c);
+    // Contract 6.2: per address, then per address and user name; counted before the password is checked.
+    const ip = ipIdentifier(c);
+    await enforceRate(c, "login", ip);
+    await enforceRate(c, "login-user", `${ip}:u:${form.username.trim().toLowerCase()}`);
     const user = await authenticate(c.var.deps.db, form.username, form.password);
     return c.json(await newSessionFor(c, user.id));
   })
 
   .post("/auth/refresh", jsonBody(refreshBody), async (c) => {
-    const claims = await refreshClaims(c, c.req.valid("json").refresh_token);
-    return c.json(await refreshSession(sessionContext(c), claims));
+    // Counted per user when the token verifies, per address otherwise; refused tokens count too.
+    const verified = await refreshClaims(c, c.req.valid("json").refresh_token).then(
+      (claims) => ({ claims }),
+      (error: unknown) => ({ error }),
+    );
+    await enforceRate(c, "refresh", "claims" in verified ? `u:${verified.claims.userId}` : ipIdentifier(c));
+    if (!("claims" in verified)) throw verified.error;
+    return c.json(await refreshSession(sessionContext(c), verified.claims));
   })
 
   .post("/auth/logout", requireAuth, jsonBody(logoutBody), async (c) => {
@@ -182,20 +196,15 @@ export const authRoutes = new Hono<AppEnv>()
     return c.json({ revoked });
   })
 
-  .delete(
-    "/auth/sessions/:session_id",
-    requireAuth,
-    validate("param", z.object({ session_id: z.string().max(64) })),
-    async (c) => {
-      const revoked = await revokeSession(
-        sessionContext(c),
-        c.var.caller.userId,
-        c.req.valid("param").session_id,
-      );
-      if (!revoked) throw notFound("Session not found");
-      return c.body(null, 204);
-    },
-  )
+  .delete("/auth/sessions/:session_id", requireAuth, validate("param", sessionParam), async (c) => {
+    const revoked = await revokeSession(
+      sessionContext(c),
+      c.var.caller.userId,
+      c.req.valid("param").session_id,
+    );
+    if (!revoked) throw notFound("Session not found");
+    return c.body(null, 204);
+  })
 
   // Additive: change the password, which logs out every other session.
   .post("/auth/password", requireAuth, jsonBody(passwordChange), async (c) => {
@@ -210,6 +219,8 @@ export const authRoutes = new Hono<AppEnv>()
   .post("/auth/google", jsonBody(googleSignIn), async (c) => {
     const google = c.var.config.google;
     if (!google) throw new AppError(501, "Google sign-in is not configured");
+    // A sign-in like the password form: the same per-address budget.
+    await enforceRate(c, "login", ipIdentifier(c));
     const identity = await verifyGoogleIdToken(c.req.valid("json").id_token, google);
     const user = await findOrCreateExternalUser(c.var.deps.db, identity.email, identity.name);
     return c.json(await newSessionFor(c, user.id));

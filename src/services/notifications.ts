@@ -28,5 +28,15 @@ export function createNotifier(namespace: Env["NOTIFICATION_FEED"] | undefined, 
         log.warn("notification not delivered", { type: event.type, user_id: userId, err: error });
       }
     },
+    async closeSessions(userId: number, sessionIds: string[]) {
+      if (!namespace || sessionIds.length === 0) return;
+      try {
+        const stub = namespace.get(namespace.idFromName(feedName(userId)));
+        const closed = await stub.closeSessions(userId, sessionIds);
+        log.debug("revoked sessions' sockets closed", { user_id: userId, sockets: closed });
+      } catch (error) {
+        log.warn("revoked sessions' sockets not closed", { user_id: userId, err: error });
+      }
+    },
   };
 }

@@ -15,4 +15,10 @@ export interface NotificationEvent {
 
 export interface Notifier {
   notify(userId: number, event: NotificationEvent): Promise<void>;
+  /**
+   * Closes every socket of these (just revoked) sessions of the user, on every endpoint. Best
+   * effort like `notify`: the revocation is already recorded, and the socket objects' own checks
+   * close any socket this misses.
+   */
+  closeSessions(userId: number, sessionIds: string[]): Promise<void>;
 }

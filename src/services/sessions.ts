@@ -24,6 +24,7 @@ import { userSessions } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { Logger } from "../log";
 import type { KeyValueStore } from "../store/store";
+import type { Notifier } from "./notifier";
 
 export interface SessionContext {
   db: Database;
@@ -31,6 +32,8 @@ export interface SessionContext {
   log: Logger;
   tokens: TokenSettings;
   refreshReuseGraceSeconds: number;
+  /** Closes the revoked sessions' open sockets at once (absent: they close at their next check). */
+  notifier?: Notifier;
 }
 
 /**
@@ -127,7 +130,7 @@ export async function refreshSession(ctx: SessionContext, claims: TokenClaims): 
       session_id: sessionId,
       user_id: claims.userId,
     });
-    await markRevoked(ctx, [sessionId]);
+    await markRevoked(ctx, claims.userId, [sessionId]);
     throw sessionRevoked();
   }
   if (outcome.kind === "revoked") throw sessionRevoked();
@@ -137,8 +140,17 @@ export async function refreshSession(ctx: SessionContext, claims: TokenClaims): 
   );
 }
 
-/** Tells every isolate at once, through the store, that these sessions are gone. */
-async function markRevoked(ctx: Pick<SessionContext, "store" | "log" | "tokens">, sessionIds: string[]) {
+/**
+ * Tells every isolate at once, through the store, that these sessions are gone, then has the
+ * user's socket objects close the sessions' sockets. The push is what lets an idle object sleep:
+ * without it every object holding a socket would have to poll the store for revocations.
+ */
+async function markRevoked(
+  ctx: Pick<SessionContext, "store" | "log" | "tokens" | "notifier">,
+  userId: number,
+  sessionIds: string[],
+) {
+  if (sessionIds.length === 0) return;
   // Keep the marker as long as an access token of the session can still be presented.
   const ttlSeconds = ctx.tokens.accessTtlSeconds + 60;
   await Promise.all(
@@ -151,6 +163,7 @@ async function markRevoked(ctx: Pick<SessionContext, "store" | "log" | "tokens">
       }
     }),
   );
+  await ctx.notifier?.closeSessions(userId, sessionIds);
 }
 
 /** Revokes one session of a user. Returns false when it is not theirs (or does not exist). */
@@ -167,7 +180,7 @@ export async function revokeSession(
   if (!row.revokedAt) {
     await ctx.db.update(userSessions).set({ revokedAt: sql`now()` }).where(eq(userSessions.id, row.id));
   }
-  await markRevoked(ctx, [sessionId]);
+  await markRevoked(ctx, userId, [sessionId]);
   return true;
 }
 
@@ -182,6 +195,7 @@ export async function revokeOtherSessions(ctx: SessionContext, userId: number, k
     .returning({ sessionId: userSessions.sessionId });
   await markRevoked(
     ctx,
+    userId,
     revoked.map((r) => r.sessionId),
   );
   return revoked.length;
@@ -234,6 +248,15 @@ export async function assertSessionActive(
 }
 
 /**
+ * Sessions this isolate touched, and when: within the throttle it skips even the store's
+ * only-if-absent write, which would otherwise cost every authenticated request a second store
+ * round trip. Several isolates each touch at most once per period, which only rewrites a
+ * timestamp. Bounded: cleared when it grows large.
+ */
+const touchedHere = new Map<string, number>();
+const TOUCHED_HERE_MAX = 10_000;
+
+/**
  * Updates last_seen_at at most once per `ttlSeconds` per session (contract 5.5). Best
  * effort: failures are logged and ignored.
  */
@@ -242,6 +265,11 @@ export async function touchSession(
   sessionId: string,
   ttlSeconds: number,
 ): Promise<void> {
+  const now = Date.now();
+  const last = touchedHere.get(sessionId);
+  if (last !== undefined && now - last < ttlSeconds * 1000) return;
+  if (touchedHere.size >= TOUCHED_HERE_MAX) touchedHere.clear();
+  touchedHere.set(sessionId, now);
   try {
     const first = await ctx.store.set(`sess:touch:${sessionId}`, "1", { ttlSeconds, onlyIfAbsent: true });
     if (first) {

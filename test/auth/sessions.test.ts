@@ -73,6 +73,23 @@ describe("refresh rotation", () => {
   });
 });
 
+describe("last seen (contract 5.5)", () => {
+  it("records a session's use in last_seen_at at most once per SESSION_TOUCH_TTL_SECONDS", async () => {
+    const user = await registerUser(app);
+    const lastSeen = async () => {
+      const res = await api(app, { token: user.accessToken }).get("/auth/sessions");
+      expect(res.status).toBe(200);
+      return res.body.find((s: { is_current: boolean }) => s.is_current).last_seen_at as string | null;
+    };
+    expect((await me(user.accessToken)).status).toBe(200);
+    const first = await lastSeen();
+    expect(first).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 3; i++) expect((await me(user.accessToken)).status).toBe(200);
+    expect(await lastSeen()).toBe(first);
+  });
+});
+
 describe("revocation", () => {
   it("takes effect at once: logout answers 204 and every token of the session gets 401", async () => {
     const user = await registerUser(app);

@@ -5,20 +5,19 @@
  * is closed after 25 s.
  *
  * These tests wait for real time to pass (Miniflare evicts an idle object after 10 to 15 s).
- * Sockets here use tokens without a session (REQUIRE_SESSION_CLAIM=false): a socket with a
- * session makes the object re-check it every few seconds, which keeps the object awake.
+ * The sockets carry ordinary tokens with a session: revocations are pushed to the object, which
+ * therefore has no reason to wake while its sockets are idle, and must not.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
-import type { TestUser } from "../support/users";
-import { accessTokenExpiringIn, as, buildRoom, closeFrame, joinChat, post, type Room } from "./room";
+import { as, buildRoom, closeFrame, joinChat, post, type Room } from "./room";
 
 let app: TestApp;
 let room: Room;
 
 beforeAll(async () => {
-  app = await startApp({ env: { REQUIRE_SESSION_CLAIM: "false" } });
+  app = await startApp();
   room = await buildRoom(app);
 });
 afterAll(async () => {
@@ -32,10 +31,6 @@ async function probe(channelId: number): Promise<{ instanceId: string; sockets: 
   return res.body;
 }
 
-const sessionless = async (user: TestUser) => ({
-  ...user,
-  accessToken: await accessTokenExpiringIn(user, 600, false),
-});
 const PING = '{"type":"ping"}';
 
 describe("hibernation", () => {
@@ -43,8 +38,8 @@ describe("hibernation", () => {
     const channelId = (
       await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, { json: { name: "sleepy" } })
     ).body.id as number;
-    const owner = await sessionless(room.owner);
-    const member = await sessionless(room.member);
+    const owner = room.owner;
+    const member = room.member;
     const watcher = await joinChat(app, room, owner, { channelId });
     const typist = await joinChat(app, room, member, { channelId });
     await watcher.next("presence");
@@ -101,7 +96,7 @@ describe("hibernation", () => {
 
 describe("the 25 s idle rule (contract 3.2)", () => {
   it("closes a silent socket with 1001 and keeps those that ping, either way", async () => {
-    const member = await sessionless(room.member);
+    const member = room.member;
     const silent = await joinChat(app, room, member);
     const pinging = await joinChat(app, room, member);
     const chatty = await joinChat(app, room, member);

@@ -1,0 +1,102 @@
+/**
+ * A revoked session's sockets close at once on every endpoint (issue 5 item 2, issue 6; D7):
+ * the sessions service pushes the revocation to the user's notification feed, which closes its
+ * own sockets and forwards it to each channel room and DM thread where the user holds sockets.
+ * The objects' own safety-net re-check runs only with their 25 s idle sweeps, so a socket closed
+ * within this file's timeouts was closed by the push.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openThread } from "../dm/world";
+import { as, buildRoom, closeFrame, joinChat, post, type Room } from "../messages/room";
+import { startApp, type TestApp } from "../support/app";
+import { jwtPayload, login, type TestUser } from "../support/users";
+import { connectSocket } from "../support/ws";
+
+let app: TestApp;
+let room: Room;
+
+beforeAll(async () => {
+  app = await startApp();
+  room = await buildRoom(app);
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const wsBase = () => app.url.replace(/^http/, "ws");
+const feed = (token: string) =>
+  connectSocket(`${wsBase()}/ws/notifications?token=${encodeURIComponent(token)}`);
+const dm = (threadId: number, token: string) =>
+  connectSocket(`${wsBase()}/ws/dm/${threadId}?token=${encodeURIComponent(token)}`);
+
+/** A second session (another device) of the room's member. */
+async function secondDevice(): Promise<TestUser> {
+  const tokens = await login(app, room.member.email, room.member.password);
+  return { ...room.member, accessToken: tokens.access_token, refreshToken: tokens.refresh_token };
+}
+
+describe("revoking a session", () => {
+  it("closes that session's sockets on every endpoint at once, and no other socket", async () => {
+    const device = await secondDevice();
+    const thread = await openThread(app, room.member, room.owner, room.workspaceId);
+    const otherChannel = (
+      await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, {
+        json: { name: "elsewhere" },
+      })
+    ).body.id as number;
+
+    const doomed = [
+      await feed(device.accessToken),
+      await joinChat(app, room, device),
+      await joinChat(app, room, device, { channelId: otherChannel }),
+      await dm(thread.id, device.accessToken),
+    ];
+    const kept = await joinChat(app, room, room.member);
+    const keptFeed = await feed(room.member.accessToken);
+
+    const sid = String(jwtPayload(device.accessToken).sid);
+    expect((await as(app, room.member).delete(`/auth/sessions/${sid}`)).status).toBe(204);
+    for (const socket of doomed) {
+      expect(await closeFrame(socket, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+    }
+
+    // The member's other session still hears the channel.
+    const message = await post(app, room.owner, room.channelId, "after the revocation");
+    expect((await kept.next("message")).payload).toMatchObject({ id: message.id });
+    expect(keptFeed.socket.readyState).toBe(keptFeed.socket.OPEN);
+    await kept.close();
+    await keptFeed.close();
+  }, 30_000);
+
+  it("closes every other session's sockets on 'log out other devices', and keeps the caller's", async () => {
+    const device = await secondDevice();
+    const channelId = (
+      await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, { json: { name: "others" } })
+    ).body.id as number;
+    const doomed = await joinChat(app, room, device, { channelId });
+    const current = await secondDevice();
+    const kept = await joinChat(app, room, current, { channelId });
+    const res = await as(app, current).post("/auth/sessions/revoke-others");
+    expect(res.status, res.text).toBe(200);
+    expect(await closeFrame(doomed, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+    const message = await post(app, room.owner, channelId, "still connected");
+    expect((await kept.next("message")).payload).toMatchObject({ id: message.id });
+    await kept.close();
+  }, 30_000);
+
+  it("closes the sockets of a session whose refresh token was reused", async () => {
+    const device = await secondDevice();
+    // A fresh channel: its object has no sweep pending that could close the socket instead.
+    const channelId = (
+      await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, { json: { name: "reuse" } })
+    ).body.id as number;
+    const socket = await joinChat(app, room, device, { channelId });
+    const refresh = (token: string) => as(app).post("/auth/refresh", { json: { refresh_token: token } });
+    const first = await refresh(device.refreshToken);
+    expect(first.status).toBe(200);
+    expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
+    // The first token is now two rotations old: presenting it is reuse, which revokes the session.
+    expect((await refresh(device.refreshToken)).status).toBe(401);
+    expect(await closeFrame(socket, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+  }, 30_000);
+});
