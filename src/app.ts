@@ -6,14 +6,18 @@ import { Hono } from "hono";
 import type { AppEnv } from "./context";
 import { cors } from "./http/cors";
 import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
+import { globalRateLimit, socketConnectRateLimit } from "./http/rate-limit";
 import { requestContext } from "./http/request-context";
 import { limitBodySize, parseJsonBody } from "./http/validation";
 import { authRoutes } from "./routes/auth";
 import { channelRoutes } from "./routes/channels";
+import { dmRoutes } from "./routes/dm";
 import { friendRoutes } from "./routes/friends";
 import { healthRoutes } from "./routes/health";
 import { inviteRoutes } from "./routes/invites";
 import { messageRoutes } from "./routes/messages";
+import { metricsRoutes } from "./routes/metrics";
+import { openApiRoutes } from "./routes/openapi";
 import { realtimeRoutes } from "./routes/realtime";
 import { testSupportRoutes } from "./routes/test-support";
 import { userRoutes } from "./routes/users";
@@ -22,27 +26,36 @@ import { workspaceRoutes } from "./routes/workspaces";
 export function createApp() {
   const app = new Hono<AppEnv>();
 
-  // Order matters: the request id and log line wrap everything; CORS wraps every answer,
+  // Order matters: the request id, log line and metrics wrap everything; CORS wraps every answer,
   // errors included; a malformed body is refused (422) before authentication, as upstream.
   app.use(requestContext);
   app.use(async (c, next) => (c.var.config ? cors(c, next) : next()));
+  // Rate limits inside CORS (a 429 carries CORS headers, D5), after preflights, before any body is read.
+  app.use(globalRateLimit);
+  app.use("/ws/*", socketConnectRateLimit);
   app.use(limitBodySize, parseJsonBody);
 
-  app.route("/", healthRoutes);
-  app.route("/", authRoutes);
-  app.route("/", inviteRoutes);
-  app.route("/", workspaceRoutes);
-  app.route("/", channelRoutes);
-  app.route("/", messageRoutes);
-  app.route("/", userRoutes);
-  app.route("/", friendRoutes);
-  app.route("/", realtimeRoutes);
+  // Chained, so the app's type carries every route for the typed client (src/client.ts). A module
+  // mounted outside the chain works, but is missing from `AppType`.
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", metricsRoutes)
+    .route("/", authRoutes)
+    .route("/", inviteRoutes)
+    .route("/", workspaceRoutes)
+    .route("/", channelRoutes)
+    .route("/", messageRoutes)
+    .route("/", dmRoutes)
+    .route("/", userRoutes)
+    .route("/", friendRoutes)
+    .route("/", realtimeRoutes)
+    .route("/", openApiRoutes(app));
 
   app.route("/", testSupportRoutes);
 
   app.notFound(notFoundOrMethodNotAllowed(app));
   app.onError(handleError);
-  return app;
+  return routes;
 }
 
 export type App = ReturnType<typeof createApp>;

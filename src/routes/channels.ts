@@ -37,13 +37,16 @@ const zQueryBool = () =>
     return value;
   }, z.boolean());
 
-const workspaceParam = z.object({ workspace_id: zId() });
-const channelParam = z.object({ channel_id: zId() });
-const channelMemberParam = z.object({ channel_id: zId(), user_id: zId() });
+export const workspaceParam = z.object({ workspace_id: zId() });
+export const channelParam = z.object({ channel_id: zId() });
+export const channelMemberParam = z.object({ channel_id: zId(), user_id: zId() });
 
-const channelCreate = z.object({ name: zName(1, CHANNEL_NAME_MAX), is_private: z.boolean().default(false) });
-const channelList = z.object({ include_archived: zQueryBool().default(false) });
-const channelUpdate = z
+export const channelCreate = z.object({
+  name: zName(1, CHANNEL_NAME_MAX),
+  is_private: z.boolean().default(false),
+});
+export const channelList = z.object({ include_archived: zQueryBool().default(false) });
+export const channelUpdate = z
   .object({
     name: zName(1, CHANNEL_NAME_MAX).optional(),
     // An empty topic clears it.
@@ -56,7 +59,7 @@ const channelUpdate = z
   .refine((body) => Object.values(body).some((value) => value !== undefined), {
     message: "at least one of name, topic, is_archived is required",
   });
-const channelMemberAdd = z.object({ user_id: zId() });
+export const channelMemberAdd = z.object({ user_id: zId() });
 
 const factory = createFactory<AppEnv>();
 

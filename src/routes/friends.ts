@@ -5,6 +5,7 @@
  * a redirect (1.6).
  */
 import { type Context, Hono } from "hono";
+import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
@@ -25,40 +26,44 @@ import {
 const LIMIT = { fallback: 20, min: 1, max: 50 };
 
 /** Contract 2.5: limit clamped to 1..50 (default 20), a negative offset counts as 0. */
-const page = z.object({ limit: zInt().optional(), offset: zInt().optional() });
+export const page = z.object({ limit: zInt().optional(), offset: zInt().optional() });
 const pageOf = (query: z.output<typeof page>) => ({
   limit: Math.min(LIMIT.max, Math.max(LIMIT.min, query.limit ?? LIMIT.fallback)),
   offset: Math.max(0, query.offset ?? 0),
 });
 
-const friendsQuery = page.extend({ q: zText(0, 255).optional() });
-const requestBody = z.object({
+export const friendsQuery = page.extend({ q: zText(0, 255).optional() });
+export const requestBody = z.object({
   // A full handle is up to 37 characters (D10); surrounding blanks are dropped first.
   addressee_display_name: z
     .string()
     .transform((value) => value.trim())
     .pipe(zText(2, 37)),
 });
-const requestParam = z.object({ request_id: zInt() });
-const userParam = z.object({ user_id: zInt() });
+export const requestParam = z.object({ request_id: zInt() });
+export const userParam = z.object({ user_id: zInt() });
 
 const friendsContext = (c: Context<AppEnv>): FriendsContext => ({
   db: c.var.deps.db,
   notifier: c.var.deps.notifier,
 });
 
-export const friendRoutes = new Hono<AppEnv>();
-
-// The web app calls `/friends`; the original's path is `/friends/`.
-for (const path of ["/friends", "/friends/"]) {
-  friendRoutes.get(path, requireAuth, validate("query", friendsQuery), async (c) => {
+const listFriendsHandlers = createFactory<AppEnv>().createHandlers(
+  requireAuth,
+  validate("query", friendsQuery),
+  async (c) => {
     const query = c.req.valid("query");
     const found = await listFriends(c.var.deps.db, c.var.caller.userId, query.q, pageOf(query));
     return c.json(found.map(toUserPublic));
-  });
-}
+  },
+);
 
-friendRoutes
+// One chain, so the routes' types reach the typed client (src/client.ts).
+export const friendRoutes = new Hono<AppEnv>()
+  // The web app calls `/friends`; the original's path is `/friends/`.
+  .get("/friends", ...listFriendsHandlers)
+  .get("/friends/", ...listFriendsHandlers)
+
   .post("/friends/requests", requireAuth, jsonBody(requestBody), async (c) => {
     const handle = c.req.valid("json").addressee_display_name;
     return c.json(

@@ -10,7 +10,7 @@ import { validate, zId } from "../http/validation";
 import { toInviteRead } from "../presenters/invites";
 import { answerInvite, listIncomingInvites } from "../services/invites";
 
-const inviteParam = z.object({ invite_id: zId() });
+export const inviteParam = z.object({ invite_id: zId() });
 
 export const inviteRoutes = new Hono<AppEnv>()
   .get("/invites/incoming", requireAuth, async (c) => {

@@ -18,8 +18,8 @@ const MAX_ONLINE_IDS = 100;
 const clamp = (value: number | undefined, { default: fallback, min, max }: typeof SEARCH_LIMIT) =>
   Math.min(max, Math.max(min, value ?? fallback));
 
-const searchQuery = z.object({ q: z.string(), limit: zInt().optional() });
-const onlineQuery = z.object({ ids: z.string() });
+export const searchQuery = z.object({ q: z.string(), limit: zInt().optional() });
+export const onlineQuery = z.object({ ids: z.string() });
 
 /** Contract 2.3: blanks and non-integers are dropped silently; order and duplicates are kept. */
 function parseIds(raw: string): number[] {
@@ -43,7 +43,7 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const profileChanges = z.object({
+export const profileChanges = z.object({
   // Absent: unchanged; null: removed.
   avatar_url: zText(1, 1024)
     .refine(isHttpUrl, { message: "invalid or missing URL scheme (an http or https URL is required)" })

@@ -33,21 +33,24 @@ import {
 export const WORKSPACE_NAME_MAX = 100;
 export const SLUG_MAX = 100;
 
-const workspaceParam = z.object({ workspace_id: zId() });
-const memberParam = z.object({ workspace_id: zId(), user_id: zId() });
-const inviteParam = z.object({ workspace_id: zId(), invite_id: zId() });
+export const workspaceParam = z.object({ workspace_id: zId() });
+export const memberParam = z.object({ workspace_id: zId(), user_id: zId() });
+export const inviteParam = z.object({ workspace_id: zId(), invite_id: zId() });
 
 /** An empty or missing slug is derived from the name, as in the original. */
-const workspaceCreate = z.object({ name: zName(1, WORKSPACE_NAME_MAX), slug: zName(0, SLUG_MAX).nullish() });
-const workspaceUpdate = z
+export const workspaceCreate = z.object({
+  name: zName(1, WORKSPACE_NAME_MAX),
+  slug: zName(0, SLUG_MAX).nullish(),
+});
+export const workspaceUpdate = z
   .object({ name: zName(1, WORKSPACE_NAME_MAX).optional(), slug: zName(1, SLUG_MAX).optional() })
   .refine((body) => body.name !== undefined || body.slug !== undefined, {
     message: "at least one of name, slug is required",
   });
-const inviteCreate = z.object({ invitee_display_name: zText(0, 255) });
-const roleChange = z.object({ role: z.enum(ASSIGNABLE_ROLES) });
-const ownershipTransfer = z.object({ user_id: zId() });
-const auditPage = z.object({
+export const inviteCreate = z.object({ invitee_display_name: zText(0, 255) });
+export const roleChange = z.object({ role: z.enum(ASSIGNABLE_ROLES) });
+export const ownershipTransfer = z.object({ user_id: zId() });
+export const auditPage = z.object({
   before_id: zId().optional(),
   limit: zInt().pipe(z.number().min(1).max(AUDIT_PAGE_MAX)).optional(),
 });

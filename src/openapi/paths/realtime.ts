@@ -1,0 +1,85 @@
+/**
+ * The socket endpoints (contract 3; src/routes/realtime.ts, chat-socket.ts, dm-socket.ts), described
+ * as the GET requests they are. Their handshakes parse the path and query by hand (a refusal is a
+ * 403 before the upgrade, not a 422), so these parameter schemas are documentation only.
+ */
+import { z } from "zod";
+import { type Operation, operation } from "../define";
+import { ValidationError } from "../schemas";
+
+const tag = "sockets";
+
+const tokenQuery = {
+  token: z
+    .string()
+    .optional()
+    .meta({
+      description:
+        "The access token. Alternatively offer the subprotocols `bearer, <token>` " +
+        "(`Sec-WebSocket-Protocol`), which keeps it out of URLs; the server then answers `bearer`.",
+    }),
+};
+
+const since = z.number().int().min(0).optional().meta({ description: "The last message id the client has" });
+
+const sinceRefused = {
+  422: {
+    description: "`since` is not a non-negative integer.",
+    content: { "application/json": { schema: ValidationError } },
+  },
+};
+
+const handshake: Omit<Operation, "method" | "path" | "tag" | "summary"> = {
+  auth: false,
+  unvalidated: true,
+  routeLimit:
+    "handshakes per user (or per IP without a valid token); a plain GET counts against the global limit",
+  security: [{ socketToken: [] }, { socketSubprotocol: [] }],
+  ok: { status: 101, description: "Switching Protocols: the socket is open." },
+  errors: {
+    403: "The handshake was refused before the upgrade; `detail` names why (no or bad token, revoked session, no access).",
+    426: "`This endpoint only accepts WebSocket upgrades` (a plain GET, without `Upgrade: websocket`).",
+  },
+};
+
+export const realtimeOperations = [
+  operation({
+    method: "get",
+    path: "/ws/notifications",
+    tag,
+    summary: "The caller's notification socket",
+    description: "Server → client events: `invite.*`, `friend.*`, `dm.unread`, ... (contract 3.5).",
+    query: z.object(tokenQuery),
+    ...handshake,
+  }),
+  operation({
+    method: "get",
+    path: "/ws/chat/{workspace_id}/{channel_id}",
+    tag,
+    summary: "A channel's socket: messages, typing, presence",
+    description:
+      "The handshake makes the checks REST makes (membership, private channels, the channel being in " +
+      "the workspace). With `since`, the socket first receives the messages after that id, or one " +
+      "`resync` event when too many were missed.",
+    params: z.object({ workspace_id: z.number().int(), channel_id: z.number().int() }),
+    query: z.object({
+      ...tokenQuery,
+      since,
+    }),
+    ...handshake,
+    extraResponses: sinceRefused,
+  }),
+  operation({
+    method: "get",
+    path: "/ws/dm/{thread_id}",
+    tag,
+    summary: "A direct-message thread's socket: messages, typing, presence, read receipts",
+    description:
+      "The handshake makes the checks REST makes (`Thread not found`, `Not part of this thread`). " +
+      "`since` works as on the channel socket.",
+    params: z.object({ thread_id: z.number().int() }),
+    query: z.object({ ...tokenQuery, since }),
+    ...handshake,
+    extraResponses: sinceRefused,
+  }),
+];
