@@ -108,6 +108,8 @@ export async function startStack(
   const bindings: Record<string, string> = {
     ENV: "test",
     LOG_LEVEL: "warn",
+    // Benchmarks measure the service, not the limiter (a caller may still pass limits in `settings`).
+    RATE_LIMITS_ENABLED: "false",
     DATABASE_URL: pooler?.url ?? database.url,
     ...(pooler ? { DATABASE_PREPARE: "false" } : {}),
     JWT_SECRET: "bench-secret-that-is-at-least-32-bytes-long",
