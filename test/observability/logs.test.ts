@@ -90,6 +90,22 @@ describe("the request line", () => {
     expect((await lineFor("logs-ws-2")).path).toBe("/ws/notifications?token=[REDACTED]&x=1");
   });
 
+  it("logs each socket's open and close in the object that holds it, with the user and no token", async () => {
+    const url = `${app.url.replace(/^http/, "ws")}/ws/notifications?token=${user.accessToken}`;
+    const count = (msg: string) =>
+      lines().filter((l) => l.msg === msg && l.endpoint === "notifications" && l.user_id === user.id).length;
+    const [opened, closed] = [count("socket open"), count("socket close")];
+    const socket = await connectSocket(url);
+    await expect.poll(() => count("socket open")).toBe(opened + 1);
+    await socket.close();
+    await expect.poll(() => count("socket close"), { timeout: 10_000 }).toBe(closed + 1);
+    const close = lines()
+      .filter((l) => l.msg === "socket close" && l.user_id === user.id)
+      .at(-1) as Line;
+    expect(close).toMatchObject({ level: "info", endpoint: "notifications", code: 1000 });
+    expect(app.logs.join("\n")).not.toContain(user.accessToken);
+  });
+
   it("logs an unhandled error with its stack and route", async () => {
     await api(app, { token: user.accessToken }).get("/__test__/crash", {
       headers: { "X-Request-Id": "logs-crash-1" },
