@@ -140,7 +140,8 @@ describe("DELETE /workspaces/{id}", () => {
     await app.sql`insert into messages (channel_id, user_id, content, is_edited, is_deleted)
                   values (${world.publicChannelId}, ${cast.owner.id}, 'hello', false, false)`;
     // A thread stores its pair in order (user1_id < user2_id, D22); the ids' order is not fixed.
-    const [first, second] = [cast.owner.id, cast.member.id].sort((a, b) => a - b);
+    const first = Math.min(cast.owner.id, cast.member.id);
+    const second = Math.max(cast.owner.id, cast.member.id);
     const [thread] = await app.sql<{ id: number }[]>`
       insert into direct_message_threads (workspace_id, user1_id, user2_id)
       values (${world.workspaceId}, ${first}, ${second}) returning id`;
