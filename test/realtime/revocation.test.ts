@@ -2,13 +2,15 @@
  * A revoked session's sockets close at once on every endpoint (issue 5 item 2, issue 6; D7):
  * the sessions service pushes the revocation to the user's notification feed, which closes its
  * own sockets and forwards it to each channel room and DM thread where the user holds sockets.
- * The objects' own safety-net re-check runs only with their 25 s idle sweeps, so a socket closed
- * within this file's timeouts was closed by the push.
+ * The revoking request answers only once the push has been delivered, so right after it the
+ * objects already hold no socket of the revoked session (read through the ENV=test probes; their
+ * own safety-net re-check runs only with their idle sweeps, far later). No timing is asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openThread } from "../dm/world";
 import { as, buildRoom, closeFrame, joinChat, post, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
+import { api } from "../support/http";
 import { jwtPayload, login, type TestUser } from "../support/users";
 import { connectSocket } from "../support/ws";
 
@@ -28,6 +30,13 @@ const feed = (token: string) =>
   connectSocket(`${wsBase()}/ws/notifications?token=${encodeURIComponent(token)}`);
 const dm = (threadId: number, token: string) =>
   connectSocket(`${wsBase()}/ws/dm/${threadId}?token=${encodeURIComponent(token)}`);
+
+/** How many open sockets a channel's or a thread's object holds right now. */
+async function socketsIn(kind: "channel-rooms" | "dm-threads", id: number): Promise<number> {
+  const res = await api(app).get(`/__test__/${kind}/${id}`);
+  expect(res.status, res.text).toBe(200);
+  return res.body.sockets as number;
+}
 
 /** A second session (another device) of the room's member. */
 async function secondDevice(): Promise<TestUser> {
@@ -54,10 +63,17 @@ describe("revoking a session", () => {
     const kept = await joinChat(app, room, room.member);
     const keptFeed = await feed(room.member.accessToken);
 
+    const inChannel = await socketsIn("channel-rooms", otherChannel);
+    const inThread = await socketsIn("dm-threads", thread.id);
     const sid = String(jwtPayload(device.accessToken).sid);
     expect((await as(app, room.member).delete(`/auth/sessions/${sid}`)).status).toBe(204);
+    // Already closed when the request answers: the push, not a later sweep, closed them.
+    expect([
+      await socketsIn("channel-rooms", otherChannel),
+      await socketsIn("dm-threads", thread.id),
+    ]).toEqual([inChannel - 1, inThread - 1]);
     for (const socket of doomed) {
-      expect(await closeFrame(socket, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+      expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
     }
 
     // The member's other session still hears the channel.
@@ -76,9 +92,11 @@ describe("revoking a session", () => {
     const doomed = await joinChat(app, room, device, { channelId });
     const current = await secondDevice();
     const kept = await joinChat(app, room, current, { channelId });
+    expect(await socketsIn("channel-rooms", channelId)).toBe(2);
     const res = await as(app, current).post("/auth/sessions/revoke-others");
     expect(res.status, res.text).toBe(200);
-    expect(await closeFrame(doomed, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+    expect(await socketsIn("channel-rooms", channelId)).toBe(1);
+    expect(await closeFrame(doomed)).toEqual({ code: 1008, reason: "Session revoked" });
     const message = await post(app, room.owner, channelId, "still connected");
     expect((await kept.next("message")).payload).toMatchObject({ id: message.id });
     await kept.close();
@@ -96,7 +114,9 @@ describe("revoking a session", () => {
     expect(first.status).toBe(200);
     expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
     // The first token is now two rotations old: presenting it is reuse, which revokes the session.
+    expect(await socketsIn("channel-rooms", channelId)).toBe(1);
     expect((await refresh(device.refreshToken)).status).toBe(401);
-    expect(await closeFrame(socket, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+    expect(await socketsIn("channel-rooms", channelId)).toBe(0);
+    expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
   }, 30_000);
 });
