@@ -434,20 +434,20 @@ describe("presence (contract 2.7; D15)", () => {
 });
 
 describe("closing sockets that lost their right to exist (D7)", () => {
-  it("closes the sockets of a revoked session within seconds, and only those", async () => {
+  it("closes the sockets of a revoked session, and only those", async () => {
     const user = await login(app, room.member.email, room.member.password);
     const doomedUser: TestUser = { ...room.member, accessToken: user.access_token };
     const doomed = await joinChat(app, room, doomedUser);
     const kept = await joinChat(app, room, room.member);
     const sid = String(jwtPayload(user.access_token).sid);
     expect((await as(app, room.member).delete(`/auth/sessions/${sid}`)).status).toBe(204);
-    // At once: the revocation is pushed to the room through the user's feed. The rooms' own
-    // safety-net re-check runs only with their idle sweeps (25 s), beyond this timeout.
-    expect(await closeFrame(doomed, 10_000)).toEqual({ code: 1008, reason: "Session revoked" });
+    // Pushed to the room through the user's feed (test/realtime/revocation.test.ts proves it is
+    // the push, not the sweeps' safety net, that closes it).
+    expect(await closeFrame(doomed)).toEqual({ code: 1008, reason: "Session revoked" });
     const message = await post(app, room.owner, room.channelId, "still here");
     expect((await kept.next("message")).payload).toMatchObject({ id: message.id });
     await kept.close();
-  }, 15_000);
+  }, 60_000);
 
   it("closes a socket when its access token expires", async () => {
     const socket = await joinChat(app, room, room.member, {
