@@ -58,6 +58,8 @@ const api :Workerd.Worker = (
     (name = "LOG_LEVEL", fromEnvironment = "LOG_LEVEL"),
     (name = "DATABASE_URL", fromEnvironment = "DATABASE_URL"),
     (name = "DATABASE_PREPARE", fromEnvironment = "DATABASE_PREPARE"),
+    (name = "DATABASE_CONNECTIONS", fromEnvironment = "DATABASE_CONNECTIONS"),
+    (name = "DATABASE_POOL_SIZE", fromEnvironment = "DATABASE_POOL_SIZE"),
     (name = "DB_CONNECT_TIMEOUT_SECONDS", fromEnvironment = "DB_CONNECT_TIMEOUT_SECONDS"),
     (name = "UPSTASH_REDIS_REST_URL", fromEnvironment = "UPSTASH_REDIS_REST_URL"),
     (name = "UPSTASH_REDIS_REST_TOKEN", fromEnvironment = "UPSTASH_REDIS_REST_TOKEN"),
@@ -71,6 +73,7 @@ const api :Workerd.Worker = (
     (name = "REQUIRE_SESSION_CLAIM", fromEnvironment = "REQUIRE_SESSION_CLAIM"),
     (name = "SESSION_TOUCH_ENABLED", fromEnvironment = "SESSION_TOUCH_ENABLED"),
     (name = "SESSION_TOUCH_TTL_SECONDS", fromEnvironment = "SESSION_TOUCH_TTL_SECONDS"),
+    (name = "SESSION_CACHE_SECONDS", fromEnvironment = "SESSION_CACHE_SECONDS"),
     (name = "GOOGLE_CLIENT_ID", fromEnvironment = "GOOGLE_CLIENT_ID"),
     (name = "GOOGLE_JWKS_URL", fromEnvironment = "GOOGLE_JWKS_URL"),
     (name = "GOOGLE_ISSUERS", fromEnvironment = "GOOGLE_ISSUERS"),
@@ -93,6 +96,7 @@ const api :Workerd.Worker = (
     (name = "RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE", fromEnvironment = "RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE"),
 
     # Durable Object namespaces: the same bindings and classes as wrangler.toml.
+    (name = "API_HOST", durableObjectNamespace = "ApiHost"),
     (name = "NOTIFICATION_FEED", durableObjectNamespace = "NotificationFeed"),
     (name = "CHANNEL_ROOM", durableObjectNamespace = "ChannelRoom"),
     (name = "DM_THREAD", durableObjectNamespace = "DmThread"),
@@ -102,6 +106,7 @@ const api :Workerd.Worker = (
   # class's storage folder and derives its object ids: NEVER change one once data exists, or
   # the objects' stored data is orphaned.
   durableObjectNamespaces = [
+    (className = "ApiHost", uniqueKey = "braumchat-api-host", enableSql = true),
     (className = "NotificationFeed", uniqueKey = "braumchat-notification-feed", enableSql = true),
     (className = "ChannelRoom", uniqueKey = "braumchat-channel-room", enableSql = true),
     (className = "DmThread", uniqueKey = "braumchat-dm-thread", enableSql = true),

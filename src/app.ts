@@ -7,7 +7,7 @@ import type { AppEnv } from "./context";
 import { cors } from "./http/cors";
 import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
 import { globalRateLimit, socketConnectRateLimit } from "./http/rate-limit";
-import { requestContext } from "./http/request-context";
+import { type RequestContextOptions, requestContext } from "./http/request-context";
 import { limitBodySize, parseJsonBody } from "./http/validation";
 import { authRoutes } from "./routes/auth";
 import { channelRoutes } from "./routes/channels";
@@ -23,12 +23,16 @@ import { testSupportRoutes } from "./routes/test-support";
 import { userRoutes } from "./routes/users";
 import { workspaceRoutes } from "./routes/workspaces";
 
-export function createApp() {
+/**
+ * `options.database`: the pool of the object serving the app (an ApiHost, src/hosting/api-host.ts);
+ * without it each request opens and ends a connection of its own (src/db/client.ts).
+ */
+export function createApp(options: RequestContextOptions = {}) {
   const app = new Hono<AppEnv>();
 
   // Order matters: the request id, log line and metrics wrap everything; CORS wraps every answer,
   // errors included; a malformed body is refused (422) before authentication, as upstream.
-  app.use(requestContext);
+  app.use(requestContext(options));
   app.use(async (c, next) => (c.var.config ? cors(c, next) : next()));
   // Rate limits inside CORS (a 429 carries CORS headers, D5), after preflights, before any body is read.
   app.use(globalRateLimit);

@@ -42,6 +42,8 @@ const environmentSchema = z
     ),
     DB_CONNECT_TIMEOUT_SECONDS: integer(5, 1, 60),
     DATABASE_PREPARE: flag(true),
+    DATABASE_CONNECTIONS: z.preprocess(optionalText, z.enum(["pooled", "per-request"]).optional()),
+    DATABASE_POOL_SIZE: integer(8, 1, 100),
     UPSTASH_REDIS_REST_URL: optionalUrl,
     UPSTASH_REDIS_REST_TOKEN: z.preprocess(optionalText, z.string().optional()),
     STORE_KEY_PREFIX: z.preprocess(optionalText, z.string().max(64).default("")),
@@ -68,6 +70,7 @@ const environmentSchema = z
     REQUIRE_SESSION_CLAIM: flag(true),
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
+    SESSION_CACHE_SECONDS: integer(15, 0, 300),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
     RATE_LIMITS_ENABLED: flag(true),
@@ -121,8 +124,7 @@ export type Environment = "development" | "test" | "production";
 
 export interface Config {
   env: Environment;
-  /** `prepare`: named prepared statements; off behind a transaction pooler (PgBouncer < 1.21). */
-  database: { url: string; connectTimeoutSeconds: number; prepare: boolean };
+  database: DatabaseConfig;
   store: { restUrl?: string; restToken?: string; keyPrefix: string; timeoutMs: number };
   jwt: { secret: string; algorithm: "HS256"; accessTtlSeconds: number; refreshTtlSeconds: number };
   /** How long the previous refresh token of a session still gets the current pair (D16). */
@@ -132,7 +134,13 @@ export interface Config {
   /** Read the client address from X-Forwarded-For (behind our own reverse proxy only). */
   trustProxyHeaders: boolean;
   corsOrigins: readonly string[];
-  session: { requireSessionClaim: boolean; touchEnabled: boolean; touchTtlSeconds: number };
+  session: {
+    requireSessionClaim: boolean;
+    touchEnabled: boolean;
+    touchTtlSeconds: number;
+    /** How long an isolate trusts a session's "active" verdict before asking the database again. */
+    cacheSeconds: number;
+  };
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
@@ -141,6 +149,20 @@ export interface Config {
   /** Contract 6 and D14, enforced by services/rate-limits.ts (limits are per window). */
   rateLimits: RateLimitSettings;
   logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface DatabaseConfig {
+  url: string;
+  connectTimeoutSeconds: number;
+  /** Named prepared statements; off behind a transaction pooler (PgBouncer < 1.21). */
+  prepare: boolean;
+  /**
+   * pooled: requests are served by an ApiHost object that keeps connections open; per-request: each
+   * request opens and ends its own (Hyperdrive). See src/db/client.ts.
+   */
+  connections: "pooled" | "per-request";
+  /** Connections an ApiHost keeps open at most. */
+  poolSize: number;
 }
 
 export interface RateLimitSettings {
@@ -207,6 +229,9 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         url: e.DATABASE_URL,
         connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS,
         prepare: e.DATABASE_PREPARE,
+        // Hyperdrive is itself a pool close to the database: a connect through it is cheap.
+        connections: e.DATABASE_CONNECTIONS ?? (hyperdrive ? "per-request" : "pooled"),
+        poolSize: e.DATABASE_POOL_SIZE,
       },
       store: {
         restUrl: e.UPSTASH_REDIS_REST_URL,
@@ -236,6 +261,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         requireSessionClaim: e.REQUIRE_SESSION_CLAIM,
         touchEnabled: e.SESSION_TOUCH_ENABLED,
         touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
+        cacheSeconds: e.SESSION_CACHE_SECONDS,
       },
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,

@@ -44,13 +44,13 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
     if (!(await getUser(deps.db, claims.userId))) throw unauthorized("User not found");
     return { userId: claims.userId, sessionId: undefined };
   }
-  await assertSessionActive({ db: deps.db, store: deps.store, log }, claims.userId, claims.sessionId);
+  await assertSessionActive(
+    { db: deps.db, cacheSeconds: config.session.cacheSeconds },
+    claims.userId,
+    claims.sessionId,
+  );
   if (config.session.touchEnabled && config.session.touchTtlSeconds > 0) {
-    const touch = touchSession(
-      { db: deps.db, store: deps.store, log },
-      claims.sessionId,
-      config.session.touchTtlSeconds,
-    );
+    const touch = touchSession({ db: deps.db, log }, claims.sessionId, config.session.touchTtlSeconds);
     try {
       c.executionCtx.waitUntil(touch);
     } catch {

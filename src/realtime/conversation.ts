@@ -105,6 +105,7 @@ import {
   type RateDecision,
   refusalDetail,
 } from "../services/rate-limits";
+import { revokedSessions } from "../services/sessions";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
 import { encodeFrame, type ServerEvent, sendToAll } from "./fan-out";
@@ -122,6 +123,7 @@ import {
   leaseOf,
   nextCheckAt,
   openLeasedSockets,
+  SESSION_RECHECK_SECONDS,
   type SocketLease,
 } from "./socket-liveness";
 
@@ -705,7 +707,11 @@ export abstract class Conversation<
     let kept: LeasedSocket<Member<S>>[] = before;
     try {
       kept = closeLapsed(this.ctx, before, now);
-      kept = await closeRevoked(this.store, kept, this.log);
+      kept = await closeRevoked(
+        (ids) => revokedSessions(this.db, ids, SESSION_RECHECK_SECONDS),
+        kept,
+        this.log,
+      );
       const present = new Set(kept.map((s) => s.lease.userId));
       for (const userId of new Set(before.map((s) => s.lease.userId))) {
         if (!present.has(userId)) this.leaveIfGone(userId);

@@ -69,6 +69,7 @@ import type { Env } from "../env";
 import { createLogger, type Logger } from "../log";
 import { recordSocketClose, recordSocketOpen } from "../observability/sockets";
 import type { NotificationEvent } from "../services/notifier";
+import { revokedSessions } from "../services/sessions";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
 import { encodeFrame, sendToAll } from "./fan-out";
@@ -81,6 +82,7 @@ import {
   isOpen,
   nextCheckAt,
   openLeasedSockets,
+  SESSION_RECHECK_SECONDS,
   type SocketLease,
 } from "./socket-liveness";
 
@@ -324,7 +326,10 @@ export class NotificationFeed extends DurableObject<Env> {
     const sockets = openLeasedSockets<Connection>(this.ctx);
     const userId = sockets[0]?.lease.userId;
     try {
-      await closeRevoked(this.store, closeLapsed(this.ctx, sockets, Date.now()), this.log);
+      // The feed keeps no database connection: the revocations it misses are the ones made in
+      // other isolates, which it is told of directly (closeSessions).
+      const revoked = (ids: string[]) => revokedSessions(undefined, ids, SESSION_RECHECK_SECONDS);
+      await closeRevoked(revoked, closeLapsed(this.ctx, sockets, Date.now()), this.log);
     } finally {
       if (userId !== undefined) await this.syncOnline(userId);
       await this.scheduleCheck();

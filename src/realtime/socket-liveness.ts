@@ -9,8 +9,8 @@
  *   - revocation: a socket whose session was revoked (logout, a revoked device, refresh-token
  *     reuse) is closed (1008) at once: the sessions service pushes the revocation to the user's
  *     notification feed, which closes its own sockets and forwards it to every room the user
- *     joined (NotificationFeed.closeSessions). Each sweep also re-reads the sessions' verdicts
- *     from the store, a safety net for a push that got lost.
+ *     joined (NotificationFeed.closeSessions). Each sweep also re-checks the sessions (see
+ *     closeRevoked), a safety net for a push that got lost.
  *
  * Why a push rather than polling the store: a poll every few seconds is an event every few
  * seconds, and an object with events never hibernates (the runtime evicts after some 10 s
@@ -22,8 +22,6 @@
  */
 
 import type { Logger } from "../log";
-import { REVOKED, sessionCacheKey } from "../services/sessions";
-import type { KeyValueStore } from "../store/store";
 
 /** Contract 3.2: at least one inbound frame every 25 s, else close with 1001. */
 export const IDLE_TIMEOUT_MS = 25_000;
@@ -122,48 +120,41 @@ export function closeLapsed<L extends SocketLease>(
 }
 
 /**
- * Closes the sockets of revoked sessions; returns the others. The sessions service records each
- * revocation in the store (`session:{sid}` = "revoked", kept for as long as an access token of the
- * session can live) and caches a live session as its owner's id, so one read of those keys answers
- * for every session in the object. A missing key (the live-session cache lapsed) counts as live:
- * asking the database here would cost a query per socket per check, and such a socket still closes
- * when its token expires. A store failure keeps the sockets, for the same reason, until the next check.
+ * How old a session's verdict may be before a sweep asks the database again: the push closes
+ * revoked sessions' sockets at once, so this only bounds how long a lost push goes unnoticed.
+ */
+export const SESSION_RECHECK_SECONDS = 300;
+
+/** Which of these sessions are revoked (services/sessions.ts revokedSessions). */
+export type RevokedSessions = (sessionIds: string[]) => Promise<Set<string>>;
+
+/**
+ * Closes the sockets of revoked sessions; returns the others. `revoked` answers from what the
+ * isolate knows (every revocation made in it) and asks the database only about sessions it has
+ * not checked for a while, so a sweep of idle sockets rarely costs a query. A failure keeps the
+ * sockets until the next check: they still close when their token expires.
  */
 export async function closeRevoked<L extends SocketLease>(
-  store: KeyValueStore | undefined,
+  revoked: RevokedSessions,
   sockets: LeasedSocket<L>[],
   log: Logger,
 ): Promise<LeasedSocket<L>[]> {
-  const bySession = new Map<string, LeasedSocket<L>[]>();
-  for (const entry of sockets) {
-    const sid = entry.lease.sessionId;
-    if (!sid) continue;
-    const list = bySession.get(sid) ?? [];
-    list.push(entry);
-    bySession.set(sid, list);
-  }
-  if (bySession.size === 0 || !store) return sockets;
-
-  const sessionIds = [...bySession.keys()];
-  let verdicts: (string | null)[];
+  const sessionIds = [
+    ...new Set(sockets.flatMap((entry) => (entry.lease.sessionId ? [entry.lease.sessionId] : []))),
+  ];
+  if (sessionIds.length === 0) return sockets;
+  let gone: Set<string>;
   try {
-    verdicts = await store.getMany(sessionIds.map(sessionCacheKey));
+    gone = await revoked(sessionIds);
   } catch (error) {
-    log.warn("session re-check skipped: store unavailable", { err: error });
+    log.warn("session re-check skipped", { err: error });
     return sockets;
   }
-  const closed = new Set<WebSocket>();
-  sessionIds.forEach((sessionId, index) => {
-    const verdict = verdicts[index];
-    if (verdict === null || verdict === undefined) return;
-    for (const entry of bySession.get(sessionId) ?? []) {
-      if (verdict === REVOKED || verdict !== String(entry.lease.userId)) {
-        closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Session revoked");
-        closed.add(entry.ws);
-      }
-    }
+  return sockets.filter((entry) => {
+    if (!entry.lease.sessionId || !gone.has(entry.lease.sessionId)) return true;
+    closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Session revoked");
+    return false;
   });
-  return sockets.filter((entry) => !closed.has(entry.ws));
 }
 
 /**

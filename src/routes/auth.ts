@@ -75,7 +75,6 @@ function sessionContext(c: Context<AppEnv>): SessionContext {
   const { config, deps, log } = c.var;
   return {
     db: deps.db,
-    store: deps.store,
     log,
     tokens: config.jwt,
     refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,

@@ -13,38 +13,28 @@
  * Access tokens are not touched by rotation: they live until their own `exp` unless the
  * session is revoked.
  *
- * The per-request session check must not cost a database round trip: its answer is cached in
- * the store, and revocation overwrites the cache entry at once, so it takes effect on the next
- * request in every isolate.
+ * The per-request session check must not cost a round trip: its answer is kept in the isolate's
+ * memory (session-verdicts.ts), and a revocation is written to PostgreSQL first, then to that
+ * memory, then pushed to the user's socket objects. The store plays no part: a logout must not
+ * depend on it, nor be undone by it coming back (see session-verdicts.ts).
  */
-import { and, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import { issueTokenPair, type TokenClaims, type TokenPair, type TokenSettings } from "../auth/tokens";
 import type { Database } from "../db/client";
 import { userSessions } from "../db/schema";
 import { unauthorized } from "../errors";
 import type { Logger } from "../log";
-import type { KeyValueStore } from "../store/store";
 import type { Notifier } from "./notifier";
+import { knownVerdict, rememberActive, rememberRevoked } from "./session-verdicts";
 
 export interface SessionContext {
   db: Database;
-  store: KeyValueStore;
   log: Logger;
   tokens: TokenSettings;
   refreshReuseGraceSeconds: number;
   /** Closes the revoked sessions' open sockets at once (absent: they close at their next check). */
   notifier?: Notifier;
 }
-
-/**
- * Cached verdicts in the store: `session:{sid}` holds the user id of a live session, or this
- * marker for a revoked one. Socket objects read the same keys to close revoked sockets
- * (realtime/socket-liveness.ts).
- */
-export const REVOKED = "revoked";
-const ACTIVE_CACHE_SECONDS = 300;
-export const sessionCacheKey = (sessionId: string) => `session:${sessionId}`;
-const cacheKey = sessionCacheKey;
 
 const newTokenId = () => crypto.randomUUID();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -141,28 +131,14 @@ export async function refreshSession(ctx: SessionContext, claims: TokenClaims): 
 }
 
 /**
- * Tells every isolate at once, through the store, that these sessions are gone, then has the
- * user's socket objects close the sessions' sockets. The push is what lets an idle object sleep:
- * without it every object holding a socket would have to poll the store for revocations.
+ * Called once the database says these sessions are revoked: this isolate refuses them from now
+ * on, and the user's socket objects close their sockets. The push is what lets an idle object
+ * sleep: without it every object holding a socket would have to poll for revocations.
  */
-async function markRevoked(
-  ctx: Pick<SessionContext, "store" | "log" | "tokens" | "notifier">,
-  userId: number,
-  sessionIds: string[],
-) {
+async function markRevoked(ctx: Pick<SessionContext, "notifier">, userId: number, sessionIds: string[]) {
   if (sessionIds.length === 0) return;
-  // Keep the marker as long as an access token of the session can still be presented.
-  const ttlSeconds = ctx.tokens.accessTtlSeconds + 60;
-  await Promise.all(
-    sessionIds.map(async (id) => {
-      try {
-        await ctx.store.set(cacheKey(id), REVOKED, { ttlSeconds });
-      } catch (error) {
-        // The database already says revoked; a stale cache entry expires within minutes.
-        ctx.log.error("could not mark a revoked session in the store", { session_id: id, err: error });
-      }
-    }),
-  );
+  const now = Date.now();
+  for (const id of sessionIds) rememberRevoked(id, userId, now);
   await ctx.notifier?.closeSessions(userId, sessionIds);
 }
 
@@ -209,59 +185,94 @@ export async function listActiveSessions(db: Database, userId: number) {
     .orderBy(userSessions.id);
 }
 
+export interface SessionCheck {
+  db: Database;
+  /** How long an "active" verdict is trusted (SESSION_CACHE_SECONDS). */
+  cacheSeconds: number;
+}
+
 /**
- * The per-request check: the session exists, is the user's, and is not revoked. Answered
- * from the store when it can be; the database is asked on a miss (or when the store is
- * down), and its answer cached.
+ * The per-request check: the session exists, is the user's, and is not revoked. Answered from the
+ * isolate's memory when it can be (session-verdicts.ts), else by the database, whose answer is
+ * remembered.
  */
 export async function assertSessionActive(
-  ctx: Pick<SessionContext, "db" | "store" | "log">,
+  ctx: SessionCheck,
   userId: number,
   sessionId: string,
 ): Promise<void> {
-  let cached: string | null = null;
-  try {
-    cached = await ctx.store.get(cacheKey(sessionId));
-  } catch (error) {
-    ctx.log.warn("session cache unavailable; asking the database", { err: error });
-  }
-  if (cached === REVOKED) throw sessionRevoked();
-  if (cached !== null) {
-    if (cached !== String(userId)) throw sessionRevoked();
+  const known = knownVerdict(sessionId, Date.now(), ctx.cacheSeconds * 1000);
+  if (known) {
+    if (known.revoked || known.userId !== userId) throw sessionRevoked();
     return;
   }
-
+  const askedAt = Date.now();
   const [row] = await ctx.db
     .select({ userId: userSessions.userId, revokedAt: userSessions.revokedAt })
     .from(userSessions)
     .where(eq(userSessions.sessionId, sessionId));
-  if (!row || row.userId !== userId || row.revokedAt) throw sessionRevoked();
-  try {
-    // Only-if-absent: a revocation that raced this read must win over our "active".
-    await ctx.store.set(cacheKey(sessionId), String(userId), {
-      ttlSeconds: ACTIVE_CACHE_SECONDS,
-      onlyIfAbsent: true,
-    });
-  } catch {
-    // Caching is an optimisation; the answer above stands.
+  if (!row) throw sessionRevoked();
+  if (row.revokedAt) {
+    rememberRevoked(sessionId, row.userId, askedAt);
+    throw sessionRevoked();
   }
+  rememberActive(sessionId, row.userId, askedAt);
+  if (row.userId !== userId) throw sessionRevoked();
 }
 
 /**
- * Sessions this isolate touched, and when: within the throttle it skips even the store's
- * only-if-absent write, which would otherwise cost every authenticated request a second store
- * round trip. Several isolates each touch at most once per period, which only rewrites a
- * timestamp. Bounded: cleared when it grows large.
+ * Which of these sessions are revoked, for the socket objects' periodic re-check, a safety net
+ * behind the pushed revocations: from memory where the verdict is younger than `maxAgeSeconds`,
+ * else one query for the rest (which refreshes them). Without a database, what memory knows.
+ */
+export async function revokedSessions(
+  db: Database | undefined,
+  sessionIds: readonly string[],
+  maxAgeSeconds: number,
+): Promise<Set<string>> {
+  const now = Date.now();
+  const revoked = new Set<string>();
+  const unknown: string[] = [];
+  for (const id of new Set(sessionIds)) {
+    const known = knownVerdict(id, now, maxAgeSeconds * 1000);
+    if (known?.revoked) revoked.add(id);
+    else if (!known) unknown.push(id);
+  }
+  if (unknown.length === 0 || !db) return revoked;
+  const rows = await db
+    .select({
+      sessionId: userSessions.sessionId,
+      userId: userSessions.userId,
+      revokedAt: userSessions.revokedAt,
+    })
+    .from(userSessions)
+    .where(inArray(userSessions.sessionId, unknown));
+  const found = new Set<string>();
+  for (const row of rows) {
+    found.add(row.sessionId);
+    if (row.revokedAt) {
+      rememberRevoked(row.sessionId, row.userId, now);
+      revoked.add(row.sessionId);
+    } else rememberActive(row.sessionId, row.userId, now);
+  }
+  for (const id of unknown) if (!found.has(id)) revoked.add(id);
+  return revoked;
+}
+
+/**
+ * Sessions this isolate touched, and when: each isolate writes last_seen_at at most once per
+ * period per session (several isolates only rewrite a timestamp). Bounded: cleared when it grows
+ * large.
  */
 const touchedHere = new Map<string, number>();
 const TOUCHED_HERE_MAX = 10_000;
 
 /**
- * Updates last_seen_at at most once per `ttlSeconds` per session (contract 5.5). Best
+ * Updates last_seen_at at most once per `ttlSeconds` per session and isolate (contract 5.5). Best
  * effort: failures are logged and ignored.
  */
 export async function touchSession(
-  ctx: Pick<SessionContext, "db" | "store" | "log">,
+  ctx: { db: Database; log: Logger },
   sessionId: string,
   ttlSeconds: number,
 ): Promise<void> {
@@ -271,13 +282,10 @@ export async function touchSession(
   if (touchedHere.size >= TOUCHED_HERE_MAX) touchedHere.clear();
   touchedHere.set(sessionId, now);
   try {
-    const first = await ctx.store.set(`sess:touch:${sessionId}`, "1", { ttlSeconds, onlyIfAbsent: true });
-    if (first) {
-      await ctx.db
-        .update(userSessions)
-        .set({ lastSeenAt: sql`now()` })
-        .where(eq(userSessions.sessionId, sessionId));
-    }
+    await ctx.db
+      .update(userSessions)
+      .set({ lastSeenAt: sql`now()` })
+      .where(eq(userSessions.sessionId, sessionId));
   } catch (error) {
     ctx.log.debug("session touch skipped", { err: error });
   }
