@@ -54,6 +54,10 @@ export const DOMAIN = "braumchat.test";
 
 export interface SelfHostStack {
   endpoint: Endpoint;
+  /** workerd's own port (what nginx proxies to), e.g. http://127.0.0.1:41234. */
+  apiUrl: string;
+  /** The running workerd's process id (it changes with restartApi). */
+  apiPid(): number | undefined;
   /** A direct connection to the stack's database, for inspecting what the API stored. */
   sql: postgres.Sql;
   /** Its URL (the "postgres" service's database). */
@@ -115,7 +119,17 @@ function workerdBinary(): string {
   return (require("workerd") as { default: string }).default;
 }
 
-export async function startSelfHostStack(): Promise<SelfHostStack> {
+export interface SelfHostOptions {
+  /**
+   * More variables for the test's .env, as an operator would set them (benchmarks switch the rate
+   * limits off with RATE_LIMITS_ENABLED=false): the compose file decides where each one goes.
+   */
+  dotenv?: Record<string, string>;
+  /** Opens workerd's V8 inspector on this address (host:port), for CPU profiles (bench/). */
+  inspectorAddress?: string;
+}
+
+export async function startSelfHostStack(options: SelfHostOptions = {}): Promise<SelfHostStack> {
   const processes: ManagedProcess[] = [];
   let database: TestDatabase | undefined;
   let sql: postgres.Sql | undefined;
@@ -171,6 +185,7 @@ export async function startSelfHostStack(): Promise<SelfHostStack> {
       UPSTASH_BRIDGE_TOKEN: hex(24),
       JWT_SECRET: hex(32),
       CORS_ORIGINS: `https://app.${DOMAIN}`,
+      ...options.dotenv,
     };
     const compose = interpolateTree(loadCompose().value, dotenv);
     const addresses: Record<string, string> = {
@@ -307,6 +322,7 @@ export async function startSelfHostStack(): Promise<SelfHostStack> {
       ),
       `--socket-addr=http=127.0.0.1:${ports.api}`,
       `--directory-path=durable-objects=${durableObjects}`,
+      ...(options.inspectorAddress ? [`--inspector-addr=${options.inspectorAddress}`] : []),
     ];
     const apiEnv = environment("api");
     const startApi = async () => {
@@ -381,6 +397,8 @@ export async function startSelfHostStack(): Promise<SelfHostStack> {
 
     return {
       endpoint,
+      apiUrl: `http://127.0.0.1:${ports.api}`,
+      apiPid: () => apiProcess.pid,
       sql,
       databaseUrl: database.url,
       compose,
