@@ -18,16 +18,23 @@ import { inviteRoutes } from "./routes/invites";
 import { messageRoutes } from "./routes/messages";
 import { metricsRoutes } from "./routes/metrics";
 import { openApiRoutes } from "./routes/openapi";
-import { realtimeRoutes } from "./routes/realtime";
-import { testSupportRoutes } from "./routes/test-support";
+import { socketRoutes } from "./routes/sockets";
 import { userRoutes } from "./routes/users";
 import { workspaceRoutes } from "./routes/workspaces";
+
+export interface AppOptions extends RequestContextOptions {
+  /**
+   * Mounts routes after the product's, under the same middleware: the test entry's test-only
+   * routes (test/support/test-worker.ts), which the deployed Worker never contains.
+   */
+  extend?: (app: Hono<AppEnv>) => void;
+}
 
 /**
  * `options.database`: the pool of the object serving the app (an ApiHost, src/hosting/api-host.ts);
  * without it each request opens and ends a connection of its own (src/db/client.ts).
  */
-export function createApp(options: RequestContextOptions = {}) {
+export function createApp(options: AppOptions = {}) {
   const app = new Hono<AppEnv>();
 
   // Order matters: the request id, log line and metrics wrap everything; CORS wraps every answer,
@@ -52,10 +59,10 @@ export function createApp(options: RequestContextOptions = {}) {
     .route("/", dmRoutes)
     .route("/", userRoutes)
     .route("/", friendRoutes)
-    .route("/", realtimeRoutes)
-    .route("/", openApiRoutes(app));
+    .route("/", socketRoutes)
+    .route("/", openApiRoutes());
 
-  app.route("/", testSupportRoutes);
+  options.extend?.(app);
 
   app.notFound(notFoundOrMethodNotAllowed(app));
   app.onError(handleError);

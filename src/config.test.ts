@@ -26,7 +26,9 @@ describe("parseConfig", () => {
       requireSessionClaim: true,
       touchEnabled: true,
       touchTtlSeconds: 300,
+      cacheSeconds: 15,
     });
+    expect(result.config.database).toMatchObject({ connections: "pooled", poolSize: 8 });
     expect(result.config.metricsEnabled).toBe(true);
     expect(result.config.store.keyPrefix).toBe("");
   });

@@ -71,6 +71,7 @@ const environmentSchema = z
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     SESSION_CACHE_SECONDS: integer(15, 0, 300),
+    WS_MAX_SOCKETS_PER_USER: integer(16, 1, 1000),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
     RATE_LIMITS_ENABLED: flag(true),
@@ -141,6 +142,8 @@ export interface Config {
     /** How long an isolate trusts a session's "active" verdict before asking the database again. */
     cacheSeconds: number;
   };
+  /** Sockets one user may hold in one object (a conversation, or their notification feed). */
+  sockets: { maxPerUser: number };
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
@@ -263,6 +266,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
         cacheSeconds: e.SESSION_CACHE_SECONDS,
       },
+      sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER },
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,
       messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,

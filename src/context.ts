@@ -9,14 +9,17 @@ import type { ValidationIssue } from "./errors";
 import type { Caller } from "./http/auth";
 import type { Logger } from "./log";
 import type { Notifier } from "./services/notifier";
+import type { Realtime } from "./services/realtime";
 import type { KeyValueStore } from "./store/store";
 
 /** Connections are opened on first use: most requests need the database, few need the store. */
 export interface Dependencies {
   readonly db: Database;
   readonly store: KeyValueStore;
-  /** Events for users' notification sockets (services/notifications.ts). */
+  /** Events for users' notification sockets (realtime/notifier.ts). */
   readonly notifier: Notifier;
+  /** Tells the conversation objects about access changes (realtime/port.ts). */
+  readonly realtime: Realtime;
 }
 
 export interface AppEnv {

@@ -19,7 +19,7 @@
  * object is one machine; deployments there bind Hyperdrive and connect per request instead.
  */
 import { DurableObject } from "cloudflare:workers";
-import { createApp } from "../app";
+import { type App, type AppOptions, createApp } from "../app";
 import { loadConfig } from "../config";
 import { createDatabase, type Database } from "../db/client";
 import type { Env } from "../env";
@@ -28,12 +28,7 @@ const HOST_NAME = "api";
 
 export class ApiHost extends DurableObject<Env> {
   private pool: Database | undefined;
-  private readonly app = createApp({
-    database: (config) => {
-      this.pool ??= createDatabase(config.database, { maxConnections: config.database.poolSize });
-      return this.pool;
-    },
-  });
+  private app: App | undefined;
   private readonly executionContext: ExecutionContext = {
     waitUntil: (promise) => this.ctx.waitUntil(promise),
     passThroughOnException: () => {},
@@ -41,7 +36,18 @@ export class ApiHost extends DurableObject<Env> {
   };
 
   override fetch(request: Request): Promise<Response> {
+    this.app ??= this.createApp({
+      database: (config) => {
+        this.pool ??= createDatabase(config.database, { maxConnections: config.database.poolSize });
+        return this.pool;
+      },
+    });
     return Promise.resolve(this.app.fetch(request, this.env, this.executionContext));
+  }
+
+  /** The app this object serves (the test entry adds its test-only routes here). */
+  protected createApp(options: AppOptions): App {
+    return createApp(options);
   }
 }
 

@@ -20,7 +20,6 @@ import { verifyToken } from "../auth/tokens";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
 import { metrics } from "../observability/metrics";
-import { isUpgrade, MAX_TOKEN_LENGTH, presentedToken } from "../realtime/handshake";
 import {
   checkRate,
   type RateDecision,
@@ -30,6 +29,7 @@ import {
 } from "../services/rate-limits";
 import { bearerToken } from "./auth";
 import { clientIp } from "./client-ip";
+import { isUpgrade, MAX_TOKEN_LENGTH, presentedToken } from "./socket-handshake";
 
 /** Exact paths the global rule never counts (contract 6.2): probes and metrics. */
 export const RATE_LIMIT_EXEMPT_PATHS: ReadonlySet<string> = new Set([

@@ -16,8 +16,10 @@ import { AppError } from "../errors";
 import { createLogger, type Logger } from "../log";
 import { metrics } from "../observability/metrics";
 import { routeTemplate } from "../observability/route";
-import { createNotifier } from "../services/notifications";
+import { createNotifier } from "../realtime/notifier";
+import { createRealtime } from "../realtime/port";
 import type { Notifier } from "../services/notifier";
+import type { Realtime } from "../services/realtime";
 import { createStore } from "../store";
 import type { KeyValueStore } from "../store/store";
 
@@ -59,6 +61,7 @@ export function createDependencies(
   let ownDb: Database | undefined;
   let store: KeyValueStore | undefined;
   let notifier: Notifier | undefined;
+  let realtime: Realtime | undefined;
   return {
     get db() {
       if (!db) {
@@ -82,6 +85,11 @@ export function createDependencies(
     get notifier() {
       notifier ??= createNotifier(env?.NOTIFICATION_FEED, log);
       return notifier;
+    },
+    get realtime() {
+      if (!env) throw new Error("the realtime layer needs the Worker's bindings");
+      realtime ??= createRealtime(env, log);
+      return realtime;
     },
   };
 }

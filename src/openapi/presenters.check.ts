@@ -13,7 +13,7 @@ import type { toInviteRead } from "../presenters/invites";
 import type { toMessageRead, toReadState } from "../presenters/messages";
 import type { toUserPublic, toUserRead } from "../presenters/users";
 import type { toWorkspaceMemberRead, toWorkspaceRead } from "../presenters/workspaces";
-import type { PresentUser } from "../realtime/channel-room";
+import type { PresentUser } from "../realtime/conversation-room";
 import type * as S from "./schemas";
 
 type Keys<T> = keyof T extends infer K ? (K extends string ? K : never) : never;

@@ -6,7 +6,8 @@
  * Additive fields: `unread_count` in ReadStatus, `thread_id` in `read` events. A deleted message
  * never carries its content.
  */
-import type { DirectMessageView, ReadStatus, ThreadView } from "../services/dm";
+import type { ReadState, StoredMessage } from "../services/conversation-messages";
+import type { ThreadView } from "../services/dm";
 import { isoTime, toUserPublic } from "./users";
 
 export function toThreadRead(view: ThreadView) {
@@ -20,10 +21,10 @@ export function toThreadRead(view: ThreadView) {
   };
 }
 
-export function toDirectMessageRead(message: DirectMessageView, clientId: string | null = null) {
+export function toDirectMessageRead(message: StoredMessage, clientId: string | null = null) {
   return {
     id: message.id,
-    thread_id: message.threadId,
+    thread_id: message.conversationId,
     user_id: message.userId,
     content: message.isDeleted ? "" : message.content,
     client_id: clientId,
@@ -36,16 +37,16 @@ export function toDirectMessageRead(message: DirectMessageView, clientId: string
 }
 
 /** The payload of the thread socket's `message`, `message.updated` and `message.deleted` events. */
-export function toDirectMessageEvent(message: DirectMessageView, clientId: string | null = null) {
+export function toDirectMessageEvent(message: StoredMessage, clientId: string | null = null) {
   return { ...toDirectMessageRead(message, clientId), sender_id: message.userId };
 }
 
-export function toReadStatus(status: ReadStatus) {
+export function toReadStatus(state: ReadState) {
   return {
-    thread_id: status.threadId,
-    self_last_read_message_id: status.selfLastReadMessageId,
-    other_last_read_message_id: status.otherLastReadMessageId,
-    unread_count: status.unreadCount,
+    thread_id: state.conversationId,
+    self_last_read_message_id: state.lastReadMessageId,
+    other_last_read_message_id: state.peers[0]?.lastReadMessageId ?? 0,
+    unread_count: state.unreadCount,
   };
 }
 

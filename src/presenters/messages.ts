@@ -3,13 +3,13 @@
  * `updated_at` everywhere, and `workspace_id` in every socket event (the original put it only in
  * socket-originated ones). A deleted message never carries its content.
  */
-import type { MessageView, ReadState } from "../services/messages";
+import type { ReadState, StoredMessage } from "../services/conversation-messages";
 import { isoTime, toUserPublic } from "./users";
 
-export function toMessageRead(message: MessageView, clientId: string | null = null) {
+export function toMessageRead(message: StoredMessage, clientId: string | null = null) {
   return {
     id: message.id,
-    channel_id: message.channelId,
+    channel_id: message.conversationId,
     user_id: message.userId,
     content: message.isDeleted ? "" : message.content,
     client_id: clientId,
@@ -22,13 +22,13 @@ export function toMessageRead(message: MessageView, clientId: string | null = nu
 }
 
 /** The payload of the `message`, `message.updated` and `message.deleted` socket events. */
-export function toMessageEvent(message: MessageView, workspaceId: number, clientId: string | null = null) {
+export function toMessageEvent(message: StoredMessage, workspaceId: number, clientId: string | null = null) {
   return { ...toMessageRead(message, clientId), workspace_id: workspaceId };
 }
 
 export function toReadState(state: ReadState) {
   return {
-    channel_id: state.channelId,
+    channel_id: state.conversationId,
     last_read_message_id: state.lastReadMessageId,
     unread_count: state.unreadCount,
   };

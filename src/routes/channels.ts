@@ -11,7 +11,6 @@ import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
 import { jsonBody, validate, zId, zName } from "../http/validation";
 import { toChannelMemberRead, toChannelRead } from "../presenters/channels";
-import { closeChannelRooms, disconnectUserFromChannels } from "../realtime/channel-room";
 import {
   addChannelMember,
   createChannel,
@@ -123,6 +122,7 @@ export const channelRoutes = new Hono<AppEnv>()
       const body = c.req.valid("json");
       const channel = await updateChannel(
         c.var.deps.db,
+        c.var.deps,
         c.var.caller.userId,
         c.req.valid("param").channel_id,
         {
@@ -137,8 +137,7 @@ export const channelRoutes = new Hono<AppEnv>()
 
   .delete("/channels/:channel_id", requireAuth, validate("param", channelParam), async (c) => {
     const { channel_id } = c.req.valid("param");
-    await deleteChannel(c.var.deps.db, c.var.caller.userId, channel_id);
-    await closeChannelRooms(c.env.CHANNEL_ROOM, [channel_id], c.var.log);
+    await deleteChannel(c.var.deps.db, c.var.deps, c.var.caller.userId, channel_id);
     return c.body(null, 204);
   })
 
@@ -159,7 +158,7 @@ export const channelRoutes = new Hono<AppEnv>()
     async (c) => {
       const member = await addChannelMember(
         c.var.deps.db,
-        c.var.deps.notifier,
+        c.var.deps,
         c.var.caller.userId,
         c.req.valid("param").channel_id,
         c.req.valid("json").user_id,
@@ -175,8 +174,7 @@ export const channelRoutes = new Hono<AppEnv>()
     validate("param", channelMemberParam),
     async (c) => {
       const { channel_id, user_id } = c.req.valid("param");
-      await removeChannelMember(c.var.deps.db, c.var.deps.notifier, c.var.caller.userId, channel_id, user_id);
-      await disconnectUserFromChannels(c.env.CHANNEL_ROOM, [channel_id], user_id, c.var.log);
+      await removeChannelMember(c.var.deps.db, c.var.deps, c.var.caller.userId, channel_id, user_id);
       return c.body(null, 204);
     },
   );

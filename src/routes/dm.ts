@@ -12,8 +12,8 @@
  * - GET /dm/threads/{id}/messages: keyset pages by id as channel messages (D13): newest first;
  *   `before_id` pages back, `after_id` pages forward (oldest first); `limit` 1..100 (default 50).
  *   `offset` (the original's paging, which the web app's default call carries) still works.
- * - POST /dm/threads/{id}/messages: stored and broadcast by the thread's object (the single
- *   writer, src/realtime/dm-thread.ts), which also tells an absent recipient (`dm.unread`). A
+ * - POST /dm/threads/{id}/messages: stored and broadcast by the thread's object, which also tells
+ *   an absent recipient (`dm.unread`). A
  *   per-user limit over REST and the socket together (RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS, 429;
  *   D14) and the idempotent `client_id` of channels. Creating threads (and looking users up
  *   through this route) is limited per user too (RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE);
@@ -24,60 +24,26 @@
  *   participants, kept in PostgreSQL (D15); a read moves the caller's forward only and is
  *   broadcast as a `read` receipt. ReadStatus also carries the caller's `unread_count`.
  *
- * Every route answers 404 "Thread not found" and 403 "Not part of this thread" as the original.
- * The thread socket (routes/dm-socket.ts) is mounted here too, so the app mounts one module.
+ * Every message and read route is answered by the thread's object (realtime/dm-thread.ts), the
+ * single gate of its messages: 404 "Thread not found" and 403 "Not part of this thread" as the
+ * original, then the limit (429).
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
-import { AppError, forbidden, notFound } from "../errors";
 import { requireAuth } from "../http/auth";
-import { objectLimitRefusal, rateLimitRefusal } from "../http/rate-limit";
+import { messageCreate, messageEdit, postedMessage, zCursor, zPageLimit } from "../http/message-params";
+import { rateLimitRefusal } from "../http/rate-limit";
+import { unwrap } from "../http/refusals";
 import { jsonBody, validate, zId, zInt, zText } from "../http/validation";
 import { toDirectMessageRead, toReadStatus, toThreadRead } from "../presenters/dm";
-import { dmThread, threadScope } from "../realtime/dm-thread";
-import { requireThreadParticipant } from "../services/access";
+import { conversationStub } from "../realtime/port";
 import { normaliseEmail } from "../services/accounts";
-import {
-  type DirectChangeOutcome,
-  getReadStatus,
-  getThreadView,
-  listDirectMessages,
-  listThreads,
-  openThread,
-  THREAD_PAGE_DEFAULT,
-  THREAD_PAGE_MAX,
-} from "../services/dm";
-import {
-  CLIENT_ID_MAX_CHARS,
-  MESSAGE_MAX_CHARS,
-  normaliseClientId,
-  PAGE_SIZE_DEFAULT,
-  PAGE_SIZE_MAX,
-  POST_WINDOW_MS,
-} from "../services/messages";
+import { getThreadView, listThreads, openThread, THREAD_PAGE_DEFAULT, THREAD_PAGE_MAX } from "../services/dm";
+import { normaliseClientId, PAGE_SIZE_DEFAULT } from "../services/message-rules";
 import { checkMessageRate } from "../services/rate-limits";
-import { dmSocketRoutes } from "./dm-socket";
 
 const MAX_EMAIL_LENGTH = 255;
-
-/** 1..4000 code points, and not only whitespace: the rule of channel messages (routes/messages.ts). */
-const zContent = () =>
-  z.string().superRefine((value, ctx) => {
-    if (value.length === 0) {
-      ctx.addIssue({ code: "too_small", origin: "string", minimum: 1, inclusive: true, input: value });
-    } else if (value.trim() === "") {
-      ctx.addIssue({ code: "custom", message: "content must not be blank", input: value });
-    } else if (value.length > MESSAGE_MAX_CHARS && [...value].length > MESSAGE_MAX_CHARS) {
-      ctx.addIssue({
-        code: "too_big",
-        origin: "string",
-        maximum: MESSAGE_MAX_CHARS,
-        inclusive: true,
-        input: value,
-      });
-    }
-  });
 
 /** An e-mail address, normalised as at registration (D11), else "value is not a valid email address". */
 const zEmail = () =>
@@ -90,13 +56,10 @@ const zEmail = () =>
     return normalised;
   });
 
-/** A message id cursor: 0 is allowed (`after_id=0` is "from the start"). */
-const zCursor = () => zId().pipe(z.number().min(0));
 const clamp = (min: number, max: number) => (n: number) => Math.min(max, Math.max(min, n));
 
 export const threadParam = z.object({ thread_id: zId() });
 export const directMessageParam = z.object({ thread_id: zId(), message_id: zId() });
-
 export const threadCreate = z
   .object({
     workspace_id: zId(),
@@ -114,7 +77,6 @@ export const threadCreate = z
       });
     }
   });
-
 export const threadListQuery = z.object({
   // Accepted, and ignored as in the original: a thread belongs to a pair, not to a workspace.
   workspace_id: zId().optional(),
@@ -123,34 +85,25 @@ export const threadListQuery = z.object({
   limit: zInt().transform(clamp(1, THREAD_PAGE_MAX)).optional(),
   offset: zInt().pipe(z.number().min(0)).optional(),
 });
-
 export const directPageQuery = z.object({
-  limit: zInt().transform(clamp(1, PAGE_SIZE_MAX)).optional(),
+  limit: zPageLimit().optional(),
   before_id: zCursor().optional(),
   after_id: zCursor().optional(),
   offset: zInt().pipe(z.number().min(0)).optional(),
 });
-
-export const directMessageCreate = z.object({
-  content: zContent(),
-  client_id: z.string().max(CLIENT_ID_MAX_CHARS).nullish(),
-});
-export const directMessageEdit = z.object({ content: zContent() });
-/** `null`, 0 or absent: everything so far (services/dm.ts markThreadRead). */
+export const directMessageCreate = messageCreate;
+export const directMessageEdit = messageEdit;
+/** `null`, 0 or absent: everything so far. */
 export const threadReadUpdate = z.object({ last_read_message_id: zCursor().nullish() });
 
-function unwrapChange(outcome: DirectChangeOutcome) {
-  if (outcome.kind === "not_found") throw notFound("Message not found");
-  if (outcome.kind === "forbidden") throw forbidden();
-  return outcome.message;
-}
+const thread = (c: { env: AppEnv["Bindings"] }, threadId: number) => conversationStub(c.env, "dm", threadId);
 
 export const dmRoutes = new Hono<AppEnv>()
   .post("/dm/threads", requireAuth, jsonBody(threadCreate), async (c) => {
     const body = c.req.valid("json");
     const callerId = c.var.caller.userId;
     const { config, deps, log } = c.var;
-    const { thread } = await openThread(deps.db, callerId, {
+    const opened = await openThread(deps.db, callerId, {
       workspaceId: body.workspace_id,
       userId: body.user_id ?? undefined,
       email: body.participant_email ?? undefined,
@@ -161,7 +114,7 @@ export const dmRoutes = new Hono<AppEnv>()
         if (!decision.allowed) throw rateLimitRefusal(decision);
       },
     });
-    return c.json(toThreadRead(await getThreadView(c.var.deps.db, thread.id, callerId)));
+    return c.json(toThreadRead(await getThreadView(c.var.deps.db, opened.thread.id, callerId)));
   })
 
   .get("/dm/threads", requireAuth, validate("query", threadListQuery), async (c) => {
@@ -182,13 +135,18 @@ export const dmRoutes = new Hono<AppEnv>()
     async (c) => {
       const { thread_id } = c.req.valid("param");
       const query = c.req.valid("query");
-      await requireThreadParticipant(c.var.deps.db, thread_id, c.var.caller.userId);
-      const page = await listDirectMessages(c.var.deps.db, thread_id, {
-        beforeId: query.before_id,
-        afterId: query.after_id,
-        limit: query.limit ?? PAGE_SIZE_DEFAULT,
-        offset: query.offset,
-      });
+      const page = unwrap(
+        await thread(c, thread_id).history({
+          conversationId: thread_id,
+          userId: c.var.caller.userId,
+          page: {
+            beforeId: query.before_id,
+            afterId: query.after_id,
+            limit: query.limit ?? PAGE_SIZE_DEFAULT,
+            offset: query.offset,
+          },
+        }),
+      );
       // client_id is null in listings (contract 2.1): it is an echo for the sender, not data.
       return c.json(page.map((message) => toDirectMessageRead(message)));
     },
@@ -202,26 +160,16 @@ export const dmRoutes = new Hono<AppEnv>()
     async (c) => {
       const { thread_id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
       const clientId = normaliseClientId(body.client_id);
-      const result = await dmThread(c.env.DM_THREAD, thread_id).post({
-        ...threadScope(thread),
-        userId,
-        content: body.content,
-        clientId: clientId.ok ? clientId.clientId : null,
-      });
-      // The object decides (one budget over REST and the socket; a retried client_id costs nothing).
-      if (result.kind === "rate_limited") {
-        throw objectLimitRefusal(result, {
-          rule: "dm-message",
-          limit: c.var.config.rateLimits.dmMessagePer10Seconds,
-          windowMs: POST_WINDOW_MS,
-        });
-      }
-      if (result.kind === "gone") throw notFound("Thread not found");
-      if (result.kind === "refused") throw new AppError(403, result.detail);
-      return c.json(toDirectMessageRead(result.message, result.clientId));
+      const { message, clientId: echo } = postedMessage(
+        await thread(c, thread_id).post({
+          conversationId: thread_id,
+          userId: c.var.caller.userId,
+          content: body.content,
+          clientId: clientId.ok ? clientId.clientId : null,
+        }),
+      );
+      return c.json(toDirectMessageRead(message, echo));
     },
   )
 
@@ -232,15 +180,15 @@ export const dmRoutes = new Hono<AppEnv>()
     jsonBody(directMessageEdit),
     async (c) => {
       const { thread_id, message_id } = c.req.valid("param");
-      const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
-      const outcome = await dmThread(c.env.DM_THREAD, thread_id).edit({
-        ...threadScope(thread),
-        messageId: message_id,
-        userId,
-        content: c.req.valid("json").content,
-      });
-      return c.json(toDirectMessageRead(unwrapChange(outcome)));
+      const message = unwrap(
+        await thread(c, thread_id).edit({
+          conversationId: thread_id,
+          userId: c.var.caller.userId,
+          messageId: message_id,
+          content: c.req.valid("json").content,
+        }),
+      );
+      return c.json(toDirectMessageRead(message));
     },
   )
 
@@ -250,23 +198,23 @@ export const dmRoutes = new Hono<AppEnv>()
     validate("param", directMessageParam),
     async (c) => {
       const { thread_id, message_id } = c.req.valid("param");
-      const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
-      const outcome = await dmThread(c.env.DM_THREAD, thread_id).remove({
-        ...threadScope(thread),
-        messageId: message_id,
-        userId,
-      });
-      unwrapChange(outcome);
+      unwrap(
+        await thread(c, thread_id).remove({
+          conversationId: thread_id,
+          userId: c.var.caller.userId,
+          messageId: message_id,
+        }),
+      );
       return c.body(null, 204);
     },
   )
 
   .get("/dm/threads/:thread_id/read-status", requireAuth, validate("param", threadParam), async (c) => {
     const { thread_id } = c.req.valid("param");
-    const userId = c.var.caller.userId;
-    const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
-    return c.json(toReadStatus(await getReadStatus(c.var.deps.db, thread, userId)));
+    const state = unwrap(
+      await thread(c, thread_id).readState({ conversationId: thread_id, userId: c.var.caller.userId }),
+    );
+    return c.json(toReadStatus(state));
   })
 
   .post(
@@ -276,22 +224,15 @@ export const dmRoutes = new Hono<AppEnv>()
     jsonBody(threadReadUpdate),
     async (c) => {
       const { thread_id } = c.req.valid("param");
-      const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
-      const status = await dmThread(c.env.DM_THREAD, thread_id).markRead({
-        ...threadScope(thread),
-        userId,
-        lastReadMessageId: c.req.valid("json").last_read_message_id ?? null,
-      });
-      return c.json(toReadStatus(status));
+      const last = c.req.valid("json").last_read_message_id;
+      const state = unwrap(
+        await thread(c, thread_id).markRead({
+          conversationId: thread_id,
+          userId: c.var.caller.userId,
+          // null or 0: everything so far, as the original reset the whole unread counter.
+          lastReadMessageId: last ? last : null,
+        }),
+      );
+      return c.json(toReadStatus(state));
     },
-  )
-
-  .route("/", dmSocketRoutes)
-
-  // ENV=test only: which instance of a thread's object answers, so the suite can tell that an idle
-  // object was evicted and re-created with its sockets (test/dm/hibernation.test.ts).
-  .get("/__test__/dm-threads/:thread_id", validate("param", threadParam), async (c) => {
-    if (c.var.config?.env !== "test") throw notFound();
-    return c.json(await dmThread(c.env.DM_THREAD, c.req.valid("param").thread_id).testProbe());
-  });
+  );

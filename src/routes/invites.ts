@@ -21,7 +21,7 @@ export const inviteRoutes = new Hono<AppEnv>()
   .post("/invites/:invite_id/accept", requireAuth, validate("param", inviteParam), async (c) => {
     const invite = await answerInvite(
       c.var.deps.db,
-      c.var.deps.notifier,
+      c.var.deps,
       c.var.caller.userId,
       c.req.valid("param").invite_id,
       "accepted",
@@ -32,7 +32,7 @@ export const inviteRoutes = new Hono<AppEnv>()
   .post("/invites/:invite_id/decline", requireAuth, validate("param", inviteParam), async (c) => {
     const invite = await answerInvite(
       c.var.deps.db,
-      c.var.deps.notifier,
+      c.var.deps,
       c.var.caller.userId,
       c.req.valid("param").invite_id,
       "declined",

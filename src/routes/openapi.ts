@@ -1,27 +1,19 @@
 /**
  * The API's own documentation: the OpenAPI 3.1 document (src/openapi/document.ts) at
  * /openapi.json and Swagger UI reading it at /docs.
- *
- * ENV=test only: /__test__/routes lists the routes registered in the app it is mounted in, so
- * test/openapi/document.test.ts can compare the running Worker's routes with the document.
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
-import { notFound } from "../errors";
 import { openApiJson } from "../openapi/document";
 
 /** Swagger UI's assets come from jsDelivr; the major version is pinned. */
 const SWAGGER_UI_VERSION = "5";
 
-export function openApiRoutes(app: { readonly routes: readonly { method: string; path: string }[] }) {
+export function openApiRoutes() {
   return new Hono<AppEnv>()
     .get("/openapi.json", (c) =>
       c.body(openApiJson(), 200, { "Content-Type": "application/json; charset=UTF-8" }),
     )
-    .get("/docs", swaggerUI({ url: "/openapi.json", title: "Braumchat API", version: SWAGGER_UI_VERSION }))
-    .get("/__test__/routes", (c) => {
-      if (c.var.config?.env !== "test") throw notFound();
-      return c.json(app.routes.map(({ method, path }) => ({ method, path })));
-    });
+    .get("/docs", swaggerUI({ url: "/openapi.json", title: "Braumchat API", version: SWAGGER_UI_VERSION }));
 }

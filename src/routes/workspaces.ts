@@ -13,10 +13,8 @@ import { jsonBody, validate, zId, zInt, zName, zText } from "../http/validation"
 import { toAuditLogPage } from "../presenters/audit-logs";
 import { toInviteRead } from "../presenters/invites";
 import { toWorkspaceMemberRead, toWorkspaceRead } from "../presenters/workspaces";
-import { closeChannelRooms, disconnectUserFromChannels } from "../realtime/channel-room";
 import { ASSIGNABLE_ROLES } from "../services/access";
 import { AUDIT_PAGE_MAX, listAuditLogs } from "../services/audit-log";
-import { workspaceChannelIds } from "../services/channels";
 import { cancelInvite, createInvite, listWorkspaceInvites } from "../services/invites";
 import {
   changeMemberRole,
@@ -101,9 +99,7 @@ export const workspaceRoutes = new Hono<AppEnv>()
 
   .delete("/workspaces/:workspace_id", requireAuth, validate("param", workspaceParam), async (c) => {
     const { workspace_id } = c.req.valid("param");
-    const channelIds = await workspaceChannelIds(c.var.deps.db, workspace_id);
-    await deleteWorkspace(c.var.deps.db, c.var.deps.notifier, c.var.caller.userId, workspace_id);
-    await closeChannelRooms(c.env.CHANNEL_ROOM, channelIds, c.var.log);
+    await deleteWorkspace(c.var.deps.db, c.var.deps, c.var.caller.userId, workspace_id);
     return c.body(null, 204);
   })
 
@@ -158,7 +154,7 @@ export const workspaceRoutes = new Hono<AppEnv>()
       const { workspace_id, user_id } = c.req.valid("param");
       const member = await changeMemberRole(
         c.var.deps.db,
-        c.var.deps.notifier,
+        c.var.deps,
         c.var.caller.userId,
         workspace_id,
         user_id,
@@ -175,9 +171,7 @@ export const workspaceRoutes = new Hono<AppEnv>()
     validate("param", memberParam),
     async (c) => {
       const { workspace_id, user_id } = c.req.valid("param");
-      await removeMember(c.var.deps.db, c.var.deps.notifier, c.var.caller.userId, workspace_id, user_id);
-      const channelIds = await workspaceChannelIds(c.var.deps.db, workspace_id);
-      await disconnectUserFromChannels(c.env.CHANNEL_ROOM, channelIds, user_id, c.var.log);
+      await removeMember(c.var.deps.db, c.var.deps, c.var.caller.userId, workspace_id, user_id);
       return c.body(null, 204);
     },
   )
@@ -190,7 +184,7 @@ export const workspaceRoutes = new Hono<AppEnv>()
     async (c) => {
       const { workspace, role } = await transferOwnership(
         c.var.deps.db,
-        c.var.deps.notifier,
+        c.var.deps,
         c.var.caller.userId,
         c.req.valid("param").workspace_id,
         c.req.valid("json").user_id,

@@ -24,8 +24,8 @@ import {
   requireWorkspaceMember,
 } from "./access";
 import { changes, recordAudit } from "./audit-log";
+import type { Effects } from "./effects";
 import { notifyAll, publicUser } from "./events";
-import type { Notifier } from "./notifier";
 
 /** First key of the advisory lock on a workspace's channel names ("Chan"); the second is the workspace id. */
 const CHANNEL_NAMES_LOCK = 0x4368616e;
@@ -120,12 +120,13 @@ export interface ChannelChanges {
 
 export async function updateChannel(
   db: Queryable,
+  effects: Effects,
   callerId: number,
   channelId: number,
   input: ChannelChanges,
 ): Promise<Channel> {
   const { channel } = await requireChannelManager(db, channelId, callerId);
-  return db.transaction(async (tx) => {
+  const result = await db.transaction(async (tx) => {
     if (input.name !== undefined && input.name !== channel.name) {
       await lockChannelNames(tx, channel.workspaceId);
       await assertNameFree(tx, channel.workspaceId, input.name, channel.id);
@@ -137,7 +138,7 @@ export async function updateChannel(
       { name: current.name, topic: current.topic, is_archived: current.isArchived },
       { name: input.name, topic: input.topic, is_archived: input.isArchived },
     );
-    if (Object.keys(changed).length === 0) return current;
+    if (Object.keys(changed).length === 0) return { current, changed: false };
     const [updated] = await tx
       .update(channels)
       .set({ name: input.name, topic: input.topic, isArchived: input.isArchived })
@@ -151,12 +152,20 @@ export async function updateChannel(
       targetId: channelId,
       details: changed,
     });
-    return updated as Channel;
+    return { current: updated as Channel, changed: true };
   });
+  // Archiving makes the channel read-only for everyone in it.
+  if (result.changed) await effects.realtime.accessChanged("channel", [channelId]);
+  return result.current;
 }
 
 /** Deletes the channel with its messages and members (owners and admins). */
-export async function deleteChannel(db: Queryable, callerId: number, channelId: number): Promise<void> {
+export async function deleteChannel(
+  db: Queryable,
+  effects: Effects,
+  callerId: number,
+  channelId: number,
+): Promise<void> {
   const { channel } = await requireChannelManager(db, channelId, callerId);
   await db.transaction(async (tx) => {
     await tx.delete(messages).where(eq(messages.channelId, channelId));
@@ -171,6 +180,7 @@ export async function deleteChannel(db: Queryable, callerId: number, channelId: 
       details: { name: channel.name, is_private: channel.isPrivate },
     });
   });
+  await effects.realtime.conversationsDeleted("channel", [channelId]);
 }
 
 /** Who is in the channel: for those who can see it, and for the workspace's owner and admins. */
@@ -202,7 +212,7 @@ export async function listChannelMembers(
  */
 export async function addChannelMember(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   channelId: number,
   userId: number,
@@ -232,8 +242,9 @@ export async function addChannelMember(
     });
     return inserted;
   });
+  await effects.realtime.accessChanged("channel", [channelId], [userId]);
   const by = await publicUser(db, callerId);
-  await notifyAll(notifier, [
+  await notifyAll(effects.notifier, [
     [userId, { type: "channel.member_added", payload: { channel: toChannelRead(channel), by } }],
   ]);
   const [user] = await db
@@ -250,7 +261,7 @@ export async function addChannelMember(
 /** Removes a member from the channel (owners and admins), or leaves it (anyone in it). */
 export async function removeChannelMember(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   channelId: number,
   userId: number,
@@ -275,8 +286,10 @@ export async function removeChannelMember(
       details: { user_id: userId, reason: leaving ? "left" : "removed" },
     });
   });
+  // Their sockets on the channel close, unless they may still read it (a public channel).
+  await effects.realtime.accessChanged("channel", [channelId], [userId]);
   const by = await publicUser(db, callerId);
-  await notifyAll(notifier, [
+  await notifyAll(effects.notifier, [
     [
       userId,
       {

@@ -7,18 +7,13 @@
  * unique key, so two opens racing each other collide in the database instead of creating two
  * threads (D22). The `workspace_id` recorded when the thread was created is kept and shown.
  *
- * Writes of messages are not made from here by routes: every post, edit and delete of a thread
- * goes through that thread's DmThread object (src/realtime/dm-thread.ts), the single writer that
- * stores and then broadcasts, as channels do (services/messages.ts explains why). The functions
- * below are the statements it runs; reads are made by the routes directly, after an access check
- * (services/access.ts: requireThreadParticipant).
- *
- * Read state lives in PostgreSQL (direct_message_reads), not in the store as in the original
- * (D15): one pointer per participant and thread that only moves forward. Unread counts are not a
- * counter kept in step with sends but computed from the pointer (the other participant's messages
- * after it), so every device of a user sees the same count, and a restart loses nothing.
+ * A thread's messages and read pointers are written once for channels and threads alike
+ * (services/conversation-messages.ts), through the thread's object (realtime/dm-thread.ts). Read
+ * state lives in PostgreSQL (direct_message_reads), not in the store as in the original: one
+ * pointer per participant and thread that only moves forward, from which unread counts are
+ * computed, so every device of a user sees the same count, and a restart loses nothing.
  */
-import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { escapeLike, foreignKeyViolation } from "../db/errors";
 import {
@@ -32,7 +27,8 @@ import {
 import { badRequest, forbidden, notFound } from "../errors";
 import { findWorkspaceRole, isWorkspaceMember, type Queryable } from "./access";
 import { findUserByEmail, getUser } from "./accounts";
-import { type Author, type PageQuery, UNREAD_COUNT_CAP } from "./messages";
+import type { Author } from "./conversation-messages";
+import { UNREAD_COUNT_CAP } from "./message-rules";
 
 /** Page sizes of GET /dm/threads (contract 2.9: default 50, clamped to 1..50). */
 export const THREAD_PAGE_DEFAULT = 50;
@@ -259,186 +255,4 @@ export async function getThreadView(db: Queryable, threadId: number, callerId: n
   const [view] = await selectThreads(db, callerId, sql`t.id = ${threadId}`, { limit: 1, offset: 0 });
   if (!view) throw notFound("Thread not found");
   return view;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Messages
-// ---------------------------------------------------------------------------------------------
-
-const ownColumns = {
-  id: directMessages.id,
-  threadId: directMessages.threadId,
-  userId: directMessages.senderId,
-  content: directMessages.content,
-  isEdited: directMessages.isEdited,
-  isDeleted: directMessages.isDeleted,
-  createdAt: directMessages.createdAt,
-  updatedAt: directMessages.updatedAt,
-};
-
-const messageColumns = {
-  ...ownColumns,
-  author: { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl },
-};
-
-export interface DirectPageQuery extends PageQuery {
-  /** Rows to skip (the original's paging, still sent by the web app); keyset cursors are better. */
-  offset?: number;
-}
-
-/**
- * A page of a thread's messages, as channels page theirs (services/messages.ts listMessages):
- * newest first, or with `afterId` oldest first; ordered by id, deleted messages left out.
- */
-export async function listDirectMessages(
-  db: Queryable,
-  threadId: number,
-  page: DirectPageQuery,
-): Promise<DirectMessageView[]> {
-  const forward = page.afterId !== undefined;
-  return db
-    .select(messageColumns)
-    .from(directMessages)
-    .innerJoin(users, eq(users.id, directMessages.senderId))
-    .where(
-      and(
-        eq(directMessages.threadId, threadId),
-        eq(directMessages.isDeleted, false),
-        page.beforeId === undefined ? undefined : lt(directMessages.id, page.beforeId),
-        page.afterId === undefined ? undefined : gt(directMessages.id, page.afterId),
-      ),
-    )
-    .orderBy(forward ? asc(directMessages.id) : desc(directMessages.id))
-    .limit(page.limit)
-    .offset(page.offset ?? 0);
-}
-
-/** The messages after `sinceId`, oldest first, at most `max` (a socket's catch-up). */
-export function directMessagesSince(db: Queryable, threadId: number, sinceId: number, max: number) {
-  return listDirectMessages(db, threadId, { afterId: sinceId, limit: max });
-}
-
-export async function getDirectMessage(
-  db: Queryable,
-  threadId: number,
-  messageId: number,
-): Promise<DirectMessageView | undefined> {
-  const [row] = await db
-    .select(messageColumns)
-    .from(directMessages)
-    .innerJoin(users, eq(users.id, directMessages.senderId))
-    .where(and(eq(directMessages.id, messageId), eq(directMessages.threadId, threadId)));
-  return row;
-}
-
-/** Stores one message; the author is the caller's to attach. */
-export async function insertDirectMessage(
-  db: Queryable,
-  input: { threadId: number; userId: number; content: string },
-): Promise<Omit<DirectMessageView, "author">> {
-  const [row] = await db
-    .insert(directMessages)
-    .values({ threadId: input.threadId, senderId: input.userId, content: input.content })
-    .returning(ownColumns);
-  if (!row) throw new Error("insert into direct_messages returned no row");
-  return row;
-}
-
-export type DirectChangeOutcome =
-  | { kind: "ok"; message: DirectMessageView }
-  | { kind: "not_found" }
-  | { kind: "forbidden" };
-
-/** Replaces the content of a message; only its sender may. */
-export async function editDirectMessage(
-  db: Queryable,
-  input: { threadId: number; messageId: number; userId: number; content: string },
-): Promise<DirectChangeOutcome> {
-  const existing = await getDirectMessage(db, input.threadId, input.messageId);
-  if (!existing || existing.isDeleted) return { kind: "not_found" };
-  if (existing.userId !== input.userId) return { kind: "forbidden" };
-  const [row] = await db
-    .update(directMessages)
-    .set({ content: input.content, isEdited: true })
-    .where(and(eq(directMessages.id, input.messageId), eq(directMessages.isDeleted, false)))
-    .returning({ updatedAt: directMessages.updatedAt });
-  if (!row) return { kind: "not_found" };
-  return {
-    kind: "ok",
-    message: { ...existing, content: input.content, isEdited: true, updatedAt: row.updatedAt },
-  };
-}
-
-/** Soft-deletes a message; only its sender may (a thread has no moderators). */
-export async function deleteDirectMessage(
-  db: Queryable,
-  input: { threadId: number; messageId: number; userId: number },
-): Promise<DirectChangeOutcome> {
-  const existing = await getDirectMessage(db, input.threadId, input.messageId);
-  if (!existing || existing.isDeleted) return { kind: "not_found" };
-  if (existing.userId !== input.userId) return { kind: "forbidden" };
-  const [row] = await db
-    .update(directMessages)
-    .set({ isDeleted: true })
-    .where(and(eq(directMessages.id, input.messageId), eq(directMessages.isDeleted, false)))
-    .returning({ updatedAt: directMessages.updatedAt });
-  if (!row) return { kind: "not_found" };
-  return { kind: "ok", message: { ...existing, content: "", isDeleted: true, updatedAt: row.updatedAt } };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Read state
-// ---------------------------------------------------------------------------------------------
-
-/** Both participants' pointers (0 when nothing was read) and the user's unread count. */
-export async function getReadStatus(
-  db: Queryable,
-  thread: Pick<DirectMessageThread, "id" | "user1Id" | "user2Id">,
-  userId: number,
-): Promise<ReadStatus> {
-  const rows = await db.execute<{ self: number; other: number; unread: number }>(sql`
-    select
-      coalesce((select last_read_message_id from ${directMessageReads}
-                where thread_id = ${thread.id} and user_id = ${userId}), 0) as self,
-      coalesce((select last_read_message_id from ${directMessageReads}
-                where thread_id = ${thread.id} and user_id <> ${userId}
-                  and user_id in (${thread.user1Id}, ${thread.user2Id})), 0) as other,
-      (select count(*)::int from (
-         select 1 from ${directMessages} m
-         where m.thread_id = ${thread.id} and not m.is_deleted and m.sender_id <> ${userId}
-           and m.id > coalesce((select last_read_message_id from ${directMessageReads}
-                                where thread_id = ${thread.id} and user_id = ${userId}), 0)
-         limit ${UNREAD_COUNT_CAP}
-       ) as unread_rows) as unread`);
-  const row = rows[0];
-  return {
-    threadId: thread.id,
-    selfLastReadMessageId: Number(row?.self ?? 0),
-    otherLastReadMessageId: Number(row?.other ?? 0),
-    unreadCount: Number(row?.unread ?? 0),
-  };
-}
-
-/**
- * Moves the user's read pointer forward, never back (a late request from another device cannot
- * un-read anything), and never past the thread's newest message (an id from elsewhere cannot mark
- * future messages read; the original stored any number). `messageId` null or 0 means "everything
- * so far": the original then reset the user's unread counter, which with counts computed from the
- * pointer is the same thing. Returns the fresh status.
- */
-export async function markThreadRead(
-  db: Queryable,
-  thread: Pick<DirectMessageThread, "id" | "user1Id" | "user2Id">,
-  userId: number,
-  messageId: number | null,
-): Promise<ReadStatus> {
-  const newest = sql`coalesce((select max(${directMessages.id}) from ${directMessages} where ${directMessages.threadId} = ${thread.id}), 0)`;
-  const wanted = messageId && messageId > 0 ? sql`least(${messageId}::int, ${newest})` : newest;
-  await db.execute(sql`
-    insert into ${directMessageReads} (user_id, thread_id, last_read_message_id, updated_at)
-    values (${userId}, ${thread.id}, ${wanted}, now())
-    on conflict (user_id, thread_id) do update
-      set last_read_message_id = greatest(${directMessageReads.lastReadMessageId}, excluded.last_read_message_id),
-          updated_at = now()`);
-  return getReadStatus(db, thread, userId);
 }

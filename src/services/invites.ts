@@ -11,6 +11,8 @@ import { type InviteView, toInviteRead } from "../presenters/invites";
 import { toWorkspaceRead } from "../presenters/workspaces";
 import { isWorkspaceMember, type Queryable, requireWorkspaceManager } from "./access";
 import { recordAudit } from "./audit-log";
+import { workspaceChannelIds } from "./channels";
+import type { Effects } from "./effects";
 import { notifyAll } from "./events";
 import type { Notifier } from "./notifier";
 
@@ -116,7 +118,7 @@ type Answer = "accepted" | "declined";
  */
 export async function answerInvite(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   inviteId: number,
   answer: Answer,
@@ -181,7 +183,12 @@ export async function answerInvite(
       ]);
     }
   }
-  await notifyAll(notifier, deliveries);
+  // A new member reads the workspace's public channels at once, whatever a channel remembered.
+  if (joined)
+    await effects.realtime.accessChanged("channel", await workspaceChannelIds(db, invite.workspaceId), [
+      callerId,
+    ]);
+  await notifyAll(effects.notifier, deliveries);
   return view;
 }
 

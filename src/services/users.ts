@@ -13,7 +13,7 @@ import { escapeLike, uniqueViolation } from "../db/errors";
 import { type User, users } from "../db/schema";
 import { badRequest, conflict, notFound, serviceUnavailable } from "../errors";
 import type { Logger } from "../log";
-import { onlineKey } from "../realtime/notification-feed";
+import { onlineKey } from "../store/keys";
 import type { KeyValueStore } from "../store/store";
 import { allocateHandle, getUser } from "./accounts";
 

@@ -34,9 +34,11 @@ import {
   type WorkspaceRole,
 } from "./access";
 import { changes, recordAudit } from "./audit-log";
+import { workspaceChannelIds } from "./channels";
+import type { Effects } from "./effects";
 import { notifyAll, publicUser } from "./events";
 import { listPendingInvites } from "./invites";
-import type { NotificationEvent, Notifier } from "./notifier";
+import type { NotificationEvent } from "./notifier";
 
 const SLUG_CONSTRAINT = "uq_workspaces_slug";
 const slugTaken = () => conflict("Slug already taken");
@@ -151,11 +153,12 @@ export async function updateWorkspace(
  */
 export async function deleteWorkspace(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   workspaceId: number,
 ) {
   const { workspace } = await requireWorkspaceOwner(db, workspaceId, callerId);
+  const channelIdsBefore = await workspaceChannelIds(db, workspaceId);
   const { memberIds, pendingInvites } = await db.transaction(async (tx) => {
     const members = await tx
       .select({ userId: workspaceMembers.userId })
@@ -196,13 +199,14 @@ export async function deleteWorkspace(
       by: await publicUser(db, callerId),
     },
   };
-  await notifyAll(notifier, [
+  await notifyAll(effects.notifier, [
     ...[...memberIds].map((userId): [number, NotificationEvent] => [userId, deleted]),
     ...pendingInvites.map((view): [number, NotificationEvent] => [
       view.invitee.id,
       { type: "invite.cancelled", payload: toInviteRead(view) },
     ]),
   ]);
+  await effects.realtime.conversationsDeleted("channel", channelIdsBefore);
 }
 
 const ROLE_ORDER = sql`case ${workspaceMembers.role} when 'owner' then 0 when 'admin' then 1 else 2 end`;
@@ -260,7 +264,7 @@ function roleChangedEvent(workspace: Workspace, role: WorkspaceRole, by: unknown
 /** Owner only; the owner's own role changes only by a transfer. */
 export async function changeMemberRole(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   workspaceId: number,
   targetId: number,
@@ -284,7 +288,9 @@ export async function changeMemberRole(
         details: { role: { from: current, to: role } },
       });
     });
-    await notifyAll(notifier, [
+    // Moderation rights in every channel of the workspace follow the role.
+    await effects.realtime.accessChanged("channel", await workspaceChannelIds(db, workspaceId), [targetId]);
+    await notifyAll(effects.notifier, [
       [targetId, roleChangedEvent(workspace, role, await publicUser(db, callerId))],
     ]);
   }
@@ -294,7 +300,7 @@ export async function changeMemberRole(
 /** The owner hands the workspace to another member and stays on as an admin. */
 export async function transferOwnership(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   workspaceId: number,
   targetId: number,
@@ -331,8 +337,12 @@ export async function transferOwnership(
     });
     return row;
   });
+  await effects.realtime.accessChanged("channel", await workspaceChannelIds(db, workspaceId), [
+    targetId,
+    callerId,
+  ]);
   const by = await publicUser(db, callerId);
-  await notifyAll(notifier, [
+  await notifyAll(effects.notifier, [
     [targetId, roleChangedEvent(updated, "owner", by)],
     [callerId, roleChangedEvent(updated, "admin", by)],
   ]);
@@ -346,7 +356,7 @@ export async function transferOwnership(
  */
 export async function removeMember(
   db: Queryable,
-  notifier: Notifier,
+  effects: Effects,
   callerId: number,
   workspaceId: number,
   targetId: number,
@@ -388,7 +398,9 @@ export async function removeMember(
       details: { role: targetRole },
     });
   });
-  await notifyAll(notifier, [
+  // Their sockets on the workspace's channels close.
+  await effects.realtime.accessChanged("channel", await workspaceChannelIds(db, workspaceId), [targetId]);
+  await notifyAll(effects.notifier, [
     [
       targetId,
       {

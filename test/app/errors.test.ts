@@ -1,9 +1,12 @@
 /**
  * The error layer of contract 1.4 and CORS of 7.2, through the real Worker in workerd.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
+import { buildBundle, testBundleDir } from "../support/bundle";
 import { api } from "../support/http";
 
 let app: TestApp;
@@ -220,14 +223,23 @@ describe("CORS", () => {
 });
 
 describe("test-only routes", () => {
-  it("do not exist outside ENV=test", async () => {
-    const prod = await startApp({ env: { ENV: "production" }, database: app.database });
+  it("are not in the deployed Worker at all", async () => {
+    // The deployed bundle, built from wrangler.toml's entry as `npm run build` does.
+    // Inside the repository: the runtime resolves module names from the working directory.
+    const dir = mkdtempSync(join(testBundleDir, "deployed-"));
     try {
-      const res = await api(prod).get("/__test__/crash");
-      expect(res.status).toBe(404);
-      expect(res.body).toEqual({ detail: "Not Found" });
+      const bundlePath = buildBundle(dir);
+      expect(readFileSync(bundlePath, "utf8")).not.toContain("__test__");
+      const deployed = await startApp({ database: app.database, bundlePath });
+      try {
+        const res = await api(deployed).get("/__test__/crash");
+        expect(res.status).toBe(404);
+        expect(res.body).toEqual({ detail: "Not Found" });
+      } finally {
+        await deployed.close();
+      }
     } finally {
-      await prod.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -480,8 +480,16 @@ describe("closing sockets that lost their right to exist (D7)", () => {
     expect(await closeFrame(socket, 5_000)).toEqual({ code: 1008, reason: "Channel deleted" });
   });
 
-  it("closes a user's sockets, or all of a channel's, when the object is told access ended", async () => {
-    const channelId = await freshChannel();
+  it("closes every socket of a member who loses a private channel, announces them gone, and keeps the others", async () => {
+    const created = await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, {
+      json: { name: `p-${randomBytes(4).toString("hex")}`, is_private: true },
+    });
+    expect(created.status, created.text).toBe(200);
+    const channelId: number = created.body.id;
+    const added = await as(app, room.owner).post(`/channels/${channelId}/members`, {
+      json: { user_id: room.member.id },
+    });
+    expect(added.status, added.text).toBe(200);
     const watcher = await joinChat(app, room, room.owner, { channelId });
     const tabs = [
       await joinChat(app, room, room.member, { channelId }),
@@ -489,9 +497,9 @@ describe("closing sockets that lost their right to exist (D7)", () => {
     ];
     await watcher.next("presence");
     await watcher.next("presence");
-    const disconnect = (body: object) =>
-      api(app).post(`/__test__/channel-rooms/${channelId}/disconnect`, { json: body });
-    expect((await disconnect({ user_id: room.member.id })).status).toBe(200);
+    expect(
+      (await as(app, room.owner).delete(`/channels/${channelId}/members/${room.member.id}`)).status,
+    ).toBe(204);
     for (const tab of tabs)
       expect(await closeFrame(tab, 5_000)).toEqual({ code: 1008, reason: "Access revoked" });
     expect(await watcher.next("presence")).toEqual({
@@ -499,7 +507,7 @@ describe("closing sockets that lost their right to exist (D7)", () => {
       payload: { user_id: room.member.id, online: false },
     });
     expect(watcher.socket.readyState).toBe(watcher.socket.OPEN);
-    expect((await disconnect({})).body).toEqual({ closed: 1 });
+    expect((await as(app, room.owner).delete(`/channels/${channelId}`)).status).toBe(204);
     expect(await closeFrame(watcher, 5_000)).toEqual({ code: 1008, reason: "Channel deleted" });
   });
 

@@ -19,6 +19,8 @@ export interface StartAppOptions {
   database?: TestDatabase;
   /** Start without the shared store, so the Worker uses its in-memory fallback. */
   memoryStore?: boolean;
+  /** Run this bundle instead of the test entry's (e.g. the deployed Worker, built by the test). */
+  bundlePath?: string;
 }
 
 export interface TestApp {
@@ -67,7 +69,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   );
 
   const worker = await startWorker(
-    { bundlePath: inject("bundlePath"), workerOptions: inject("workerOptions") },
+    { bundlePath: options.bundlePath ?? inject("bundlePath"), workerOptions: inject("workerOptions") },
     bindings,
   );
   const url = worker.url;

@@ -5,7 +5,7 @@
  */
 
 import type { TestProject } from "vitest/node";
-import { buildBundle } from "./bundle";
+import { buildBundle, TEST_ENTRY } from "./bundle";
 import { describePostgres } from "./database";
 import { startTestStore } from "./store";
 import { runtimeOptionsFromWranglerToml } from "./worker";
@@ -22,7 +22,7 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const started = Date.now();
-  const bundlePath = buildBundle();
+  const bundlePath = buildBundle(undefined, TEST_ENTRY);
   const store = await startTestStore();
   const postgres = await describePostgres();
   console.info(

@@ -1,21 +1,22 @@
 /**
- * The Worker's half of every WebSocket handshake (contract 3.1; D2, D7): where the token comes
- * from, the same checks REST applies to it, and the refusals, all before any upgrade, so a
- * refused client sees an HTTP status (403, or 426 for a plain GET) and never an open socket.
+ * The Worker's half of every WebSocket handshake: where the token comes from, the same checks
+ * REST applies to it, and the refusals, all before any upgrade, so a refused client sees an HTTP
+ * status (403, or 426 for a plain GET) and never an open socket. The socket's object then makes
+ * its own checks (a conversation's access, realtime/conversation-room.ts) and answers the 101.
  *
- * Shared by /ws/notifications (routes/realtime.ts), /ws/chat (routes/chat-socket.ts) and /ws/dm
- * (routes/dm-socket.ts).
+ * `socketRoute` is the one shape of the three socket routes (routes/sockets.ts).
  *
  * The token comes from `?token=` (what the web app sends) or from the subprotocol list
  * `["bearer", <token>]`, which keeps it out of URLs and therefore out of access logs; the
  * server then answers with the subprotocol "bearer", as browsers require. The token is never
  * logged: the request log line names the route, not the URL.
  */
-import type { Context } from "hono";
+import type { Context, Handler } from "hono";
 import { decodeJwt } from "jose";
 import type { AppEnv } from "../context";
 import { AppError, notAuthenticated, validationFailed } from "../errors";
-import { authenticateAccessToken, type Caller } from "../http/auth";
+import { handOffSocket } from "../realtime/socket-host";
+import { authenticateAccessToken, type Caller } from "./auth";
 
 export const BEARER_PROTOCOL = "bearer";
 /** Longer than any token we issue; a bigger one is refused without being parsed. */
@@ -97,4 +98,35 @@ export function sinceParam(raw: string | undefined): number | null {
   throw validationFailed([
     { loc: ["query", "since"], msg: "value is not a valid integer", type: "type_error.integer" },
   ]);
+}
+
+/** Where an authenticated handshake goes, and what the object is told beside the caller. */
+export interface SocketTarget {
+  stub: Parameters<typeof handOffSocket>[0];
+  fields: Record<string, unknown>;
+}
+
+/**
+ * A socket endpoint: a plain GET gets 426; a handshake is authenticated (403 before any upgrade
+ * for a missing, bad, expired, refresh or revoked token), then `target` names the object (and may
+ * refuse with handshakeRefused), which decides and answers.
+ */
+export function socketRoute(
+  target: (c: Context<AppEnv>, caller: HandshakeCaller) => SocketTarget,
+): Handler<AppEnv> {
+  return async (c) => {
+    if (!isUpgrade(c)) return upgradeRequired(c);
+    const presented = presentedToken(c);
+    const caller = await authenticateHandshake(c, presented.token);
+    // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).
+    c.set("caller", caller);
+    const { stub, fields } = target(c, caller);
+    return handOffSocket(stub, {
+      userId: caller.userId,
+      sessionId: caller.sessionId ?? null,
+      expiresAtSeconds: caller.expiresAtSeconds,
+      protocol: presented.protocol,
+      fields,
+    });
+  };
 }

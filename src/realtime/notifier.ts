@@ -10,8 +10,8 @@
  */
 import type { Env } from "../env";
 import type { Logger } from "../log";
-import { feedName } from "../realtime/notification-feed";
-import type { NotificationEvent, Notifier } from "./notifier";
+import type { NotificationEvent, Notifier } from "../services/notifier";
+import { feedName } from "./names";
 
 export function createNotifier(namespace: Env["NOTIFICATION_FEED"] | undefined, log: Logger): Notifier {
   return {

@@ -1,0 +1,506 @@
+/**
+ * ConversationRoom: one Durable Object per conversation (a channel: ChannelRoom; a direct-message
+ * thread: DmThread), written once for both kinds against their descriptors (conversation-kind.ts).
+ *
+ * Why an object per conversation. The original kept sockets in a per-process dictionary, so a
+ * message posted on one process never reached sockets held by another, and two processes writing
+ * one conversation could commit ids out of order. Every Worker request that names a
+ * conversation's object reaches the same single object: "everyone in the conversation" means
+ * everyone, and its writes form one sequence.
+ *
+ * The single gate. Every write of the conversation (REST and socket posts, edits, deletes, read
+ * pointers) and every read of its messages comes here, and here access is decided, from what the
+ * object remembers (access-cache.ts; kept exact by `accessChanged`), with refusals as typed codes.
+ * Writes pass through the write queue (write-queue.ts), which orders them with the sockets'
+ * catch-ups, batches inserts, makes client_ids idempotent and holds socket posts while PostgreSQL
+ * cannot be reached. The object keeps its own connection (closed after a few idle seconds so the
+ * object can hibernate; socket-host.ts explains hibernation).
+ *
+ * Pings: the runtime answers the web app's exact `{"type":"ping"}` itself (names.ts) without
+ * waking the object, and the idle rule still sees them (socket-liveness.ts). Presence: a user's
+ * joins and leaves are announced as `presence` events, as the kind's descriptor says; while a user
+ * has a socket here the object keeps their online key alive.
+ */
+import type { Config } from "../config";
+import { createDatabase, type Database } from "../db/client";
+import { databaseUnavailable, foreignKeyViolation } from "../db/errors";
+import type { Env } from "../env";
+import { metrics } from "../observability/metrics";
+import type { Author, ChangeOutcome, ReadState, StoredMessage } from "../services/conversation-messages";
+import type { PageQuery } from "../services/message-rules";
+import type { Notifier } from "../services/notifier";
+import { checkMessageRate, refusalDetail } from "../services/rate-limits";
+import { type ClientIdRecord, sqliteClientIds } from "./client-ids";
+import type {
+  Conversation,
+  ConversationAttachment,
+  ConversationKindRules,
+  RoomContext,
+  Standing,
+} from "./conversation-kind";
+
+export type { Gated };
+
+import { ConversationData } from "./conversation-data";
+import { ConversationGate, type Gated, refused } from "./conversation-gate";
+import { conversationName, feedName, PING_FRAME, PONG_FRAME, userTag } from "./names";
+import { createNotifier } from "./notifier";
+import { Presence } from "./presence";
+import { parseClientFrame } from "./protocol/client-frames";
+import { CLOSE_CODES } from "./protocol/close-codes";
+import { errorEvent } from "./protocol/server-events";
+import { type HandOff, refuseHandshake, SocketHost } from "./socket-host";
+import { closeQuietly, isOpen, type LeasedSocket } from "./socket-liveness";
+import {
+  BATCH_MAX,
+  DatabaseUnavailableError,
+  type PostOutcome,
+  type Refusal,
+  unavailable,
+  WriteQueue,
+} from "./write-queue";
+
+/** Idle seconds after which the object closes its database connection, so it can hibernate. */
+const OBJECT_DB_IDLE_SECONDS = 5;
+/** A reconnecting client missed more than this: it is told to re-fetch through REST instead. */
+export const CATCH_UP_MAX = 200;
+
+const messageNotFound: Refusal = { code: "not_found", detail: "Message not found" };
+const forbiddenChange: Refusal = { code: "forbidden", detail: "Forbidden" };
+
+export interface PresentUser {
+  user_id: number;
+  display_name: string | null;
+}
+
+export abstract class ConversationRoom<C extends Conversation> extends SocketHost<ConversationAttachment> {
+  private database: Database | undefined;
+  private notifierInstance: Notifier | undefined;
+  private readonly clientIds: ClientIdRecord;
+  private readonly queue: WriteQueue<StoredMessage, WebSocket>;
+  private readonly gate: ConversationGate<C>;
+  private readonly presenceOf: Presence;
+  private readonly data: ConversationData;
+
+  protected constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    protected readonly rules: ConversationKindRules<C>,
+  ) {
+    super(ctx, env, rules.endpoint, `${rules.kind}-room`);
+    this.clientIds = sqliteClientIds(ctx.storage.sql);
+    this.gate = new ConversationGate(rules, () => this.db);
+    this.data = new ConversationData(
+      rules.table,
+      () => this.db,
+      () => this.gate.claimedId(),
+    );
+    this.presenceOf = new Presence(rules.presence, {
+      broadcast: (event) => this.broadcast(event),
+      hasOpenSocket: (userId, except) => this.hasOpenSocket(userId, except),
+      enqueue: (step) => this.queue.enqueueTask(step),
+      feedSockets: (userId) => {
+        const feed = this.env.NOTIFICATION_FEED;
+        return feed.get(feed.idFromName(feedName(userId))).openSocketCount();
+      },
+      warn: (message, fields) => this.log.warn(message, fields),
+    });
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.queue = new WriteQueue<StoredMessage, WebSocket>({
+      now: () => Date.now(),
+      clientIds: this.clientIds,
+      rateRefusal: (userId) => this.rateRefusal(userId),
+      accessRefusals: (userIds) => this.writeRefusals(userIds),
+      insert: (posts) => Promise.allSettled(posts.map((post) => this.data.insert(post.userId, post.content))),
+      newestId: () => this.data.newestId(),
+      storedAfter: (id) => this.data.after(id, BATCH_MAX * 10, { withDeleted: true }),
+      load: (id) => this.data.load(id),
+      classify: (error) =>
+        foreignKeyViolation(error) ? "gone" : databaseUnavailable(error) ? "unavailable" : "other",
+      publish: (created) =>
+        this.publish(created.map((c) => ({ message: c.message, clientId: c.post.clientId }))),
+      replay: (origin, post, message) => this.sendMessage(origin, "message", message, post.clientId),
+      afterPublish: (created) => this.afterPublish(created.map((c) => c.message)),
+      logError: (message, error) => this.log.error(`${this.rules.kind}: ${message}`, { err: error }),
+    });
+  }
+
+  // -- RPC from the Worker: the gate ----------------------------------------------------------
+
+  /** Stores and broadcasts a message (REST), or says why not. */
+  async post(input: { conversationId: number; userId: number; content: string; clientId: string | null }) {
+    const gate = await this.gate.check(input.conversationId, input.userId, "write");
+    if (!gate.ok) return { kind: "refused", refusal: gate.refusal } satisfies PostOutcome<StoredMessage>;
+    return this.queue.submit({
+      userId: input.userId,
+      content: input.content,
+      clientId: input.clientId,
+      origin: null,
+    });
+  }
+
+  /** Edits a message (its author only) and broadcasts `message.updated`. */
+  edit(input: { conversationId: number; userId: number; messageId: number; content: string }) {
+    return this.change(input, "message.updated", () =>
+      this.data.edit(input.userId, input.messageId, input.content),
+    );
+  }
+
+  /** Soft-deletes a message (its author, or a moderator) and broadcasts `message.deleted`. */
+  remove(input: { conversationId: number; userId: number; messageId: number }) {
+    return this.change(input, "message.deleted", (standing) =>
+      this.data.remove(input.userId, input.messageId, standing.moderator),
+    );
+  }
+
+  /** A page of messages (see services/conversation-messages.ts listMessages). */
+  async history(input: {
+    conversationId: number;
+    userId: number;
+    page: PageQuery;
+  }): Promise<Gated<StoredMessage[]>> {
+    return this.guarded(input.conversationId, input.userId, "read", () => this.data.page(input.page));
+  }
+
+  async readState(input: { conversationId: number; userId: number }): Promise<Gated<ReadState>> {
+    return this.guarded(input.conversationId, input.userId, "read", async (conversation) =>
+      this.data.readState(input.userId, this.rules.readPeers(conversation, input.userId)),
+    );
+  }
+
+  /**
+   * Moves the user's read pointer forward (null: to the newest message) as a queue step, so it
+   * follows the messages it covers, and tells whom the kind says.
+   */
+  async markRead(input: { conversationId: number; userId: number; lastReadMessageId: number | null }) {
+    return this.guarded(input.conversationId, input.userId, "read", (conversation) =>
+      this.queue.enqueueTask(async () => {
+        await this.data.movePointer(input.userId, input.lastReadMessageId);
+        const state = await this.data.readState(
+          input.userId,
+          this.rules.readPeers(conversation, input.userId),
+        );
+        const receipt = this.rules.receipt(state, input.userId);
+        if (receipt) this.broadcast(receipt.event, receipt.onlyTheReader ? userTag(input.userId) : undefined);
+        return state;
+      }),
+    );
+  }
+
+  /** The users holding a socket here right now. */
+  async presence(input: { conversationId: number; userId: number }): Promise<Gated<PresentUser[]>> {
+    return this.guarded(input.conversationId, input.userId, "read", async () => {
+      const users = new Map<number, PresentUser>();
+      for (const { lease } of this.leasedSockets()) {
+        users.set(lease.userId, { user_id: lease.userId, display_name: lease.displayName });
+      }
+      return [...users.values()].sort((a, b) => a.user_id - b.user_id);
+    });
+  }
+
+  /**
+   * Who may do what here changed (a member removed or added, a role, the conversation's settings):
+   * forget what the object knew about these users (everyone when omitted), and close the sockets
+   * of those who may no longer read (1008 "Access revoked"). Returns how many were closed.
+   */
+  async accessChanged(userIds?: number[]): Promise<number> {
+    this.gate.forget(userIds);
+    const sockets = this.leasedSockets();
+    // Woken from hibernation by this call, the object learns its conversation from a socket.
+    const id = this.gate.id ?? sockets[0]?.lease.conversationId;
+    if (id === undefined) return 0;
+    const affected = userIds ?? [...new Set(sockets.map((s) => s.lease.userId))];
+    let closed = 0;
+    for (const userId of affected) {
+      if (!this.hasOpenSocket(userId)) continue;
+      const gate = await this.gate.check(id, userId, "read");
+      if (gate.ok) continue;
+      closed += this.closeUserSockets(userId, CLOSE_CODES.policy, "Access revoked").length;
+      this.presenceOf.leaveIfGone(userId);
+    }
+    return closed;
+  }
+
+  /** The conversation was deleted: every socket closes (1008). Returns how many. */
+  conversationDeleted(): number {
+    this.gate.forget();
+    const sockets = this.leasedSockets();
+    for (const { ws } of sockets) closeQuietly(ws, CLOSE_CODES.policy, this.rules.deletedReason);
+    for (const userId of new Set(sockets.map((s) => s.lease.userId))) this.presenceOf.leaveIfGone(userId);
+    return sockets.length;
+  }
+
+  // -- Sockets ---------------------------------------------------------------------------------
+
+  protected async admit(handOff: HandOff): Promise<Response> {
+    const id = handOff.fields.conversationId;
+    if (typeof id !== "number" || !Number.isSafeInteger(id))
+      return refuseHandshake(400, "Bad socket hand-off");
+    const since = handOff.fields.since;
+    try {
+      const gate = await this.gate.check(id, handOff.userId, "read");
+      if (!gate.ok) return refuseHandshake(403, gate.refusal.detail);
+      const mismatch = this.rules.handshakeRefusal(gate.value.conversation, handOff.fields);
+      if (mismatch) return refuseHandshake(403, mismatch.detail);
+      const author = await this.data.author(handOff.userId);
+      if (!author) return refuseHandshake(403, "User not found");
+      const response = await this.queue.enqueueTask(() =>
+        this.join(handOff, gate.value.conversation, author, typeof since === "number" ? since : null),
+      );
+      // Awaited so that a client asking "who is online" right after connecting sees itself.
+      await this.keepOnline([handOff.userId], Date.now());
+      if (this.openSocketCount(handOff.userId) === 1) await this.registerWithFeed(handOff.userId);
+      return response;
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError || databaseUnavailable(error)) {
+        return refuseHandshake(503, "Database unavailable", { "Retry-After": "5" });
+      }
+      throw error;
+    }
+  }
+
+  /** A queue step: catch-up and acceptance are one step, so no write falls between them. */
+  private async join(handOff: HandOff, conversation: C, author: Author, since: number | null) {
+    // Read before accepting: a failing query refuses the handshake rather than leaving a socket
+    // that silently missed messages. One more than the cap tells "too many" from "exactly the cap".
+    const missed =
+      since === null ? null : await this.data.after(since, CATCH_UP_MAX + 1, { withDeleted: false });
+    const now = Date.now();
+    const attachment: ConversationAttachment = {
+      userId: handOff.userId,
+      sessionId: handOff.sessionId,
+      expiresAt: handOff.expiresAtSeconds * 1000,
+      lastSeenAt: now,
+      conversationId: conversation.id,
+      displayName: author.displayName,
+    };
+    const { ws, response } = this.accept(handOff, attachment);
+    if (missed && since !== null) {
+      if (missed.length > CATCH_UP_MAX) {
+        this.sendTo(ws, {
+          type: "resync",
+          payload: {
+            reason: "too_many_missed",
+            since,
+            max_catch_up: CATCH_UP_MAX,
+            detail: "More messages were missed than a reconnect replays; re-fetch them through REST",
+          },
+        });
+      } else {
+        const clientIds = this.clientIds.after(since);
+        for (const message of missed)
+          this.sendMessage(ws, "message", message, clientIds.get(message.id) ?? null);
+      }
+    }
+    this.presenceOf.joined(attachment, ws);
+    await this.scheduleFirstCheck(attachment);
+    return response;
+  }
+
+  protected async onFrame(ws: WebSocket, attachment: ConversationAttachment, raw: string | ArrayBuffer) {
+    // An object woken from hibernation by this frame learns its conversation from the socket.
+    this.gate.claim(attachment.conversationId);
+    const parsed = parseClientFrame(raw, this.rules.kind);
+    if (!parsed.ok) {
+      const { code, detail, ...extra } = parsed.error;
+      this.sendTo(ws, errorEvent(code, detail, extra));
+      return;
+    }
+    const frame = parsed.frame;
+    try {
+      if (frame.type === "message") {
+        const outcome = await this.queue.submit({
+          userId: attachment.userId,
+          content: frame.content,
+          clientId: frame.clientId,
+          origin: ws,
+        });
+        if (outcome.kind === "refused")
+          this.refuseOnSocket(ws, outcome.refusal, { client_id: frame.clientId });
+      } else if (frame.type === "typing") {
+        this.presenceOf.typed(attachment, frame.isTyping);
+      } else if (frame.type === "read") {
+        const result = await this.markRead({
+          conversationId: attachment.conversationId,
+          userId: attachment.userId,
+          lastReadMessageId: frame.lastReadMessageId,
+        });
+        if (!result.ok) this.refuseOnSocket(ws, result.refusal);
+      }
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError || databaseUnavailable(error)) {
+        this.refuseOnSocket(ws, unavailable());
+        return;
+      }
+      this.log.error(`${this.rules.kind} socket frame failed`, { err: error, user_id: attachment.userId });
+      this.sendTo(ws, errorEvent("internal_error", "The frame could not be processed"));
+    }
+  }
+
+  protected override onFrameRefused(ws: WebSocket, tell: boolean): void {
+    if (tell) this.sendTo(ws, errorEvent("rate_limited", "Too many frames; slow down"));
+  }
+
+  protected override onSocketGone(_ws: WebSocket, attachment: ConversationAttachment): void {
+    this.presenceOf.leaveIfGone(attachment.userId);
+  }
+
+  protected override async onSweep(
+    kept: LeasedSocket<ConversationAttachment>[],
+    before: LeasedSocket<ConversationAttachment>[],
+    now: number,
+  ) {
+    const present = new Set(kept.map((s) => s.lease.userId));
+    for (const userId of new Set(before.map((s) => s.lease.userId))) {
+      if (!present.has(userId)) this.presenceOf.leaveIfGone(userId);
+    }
+    await this.keepOnline([...present], now);
+  }
+
+  protected override sessionDatabase() {
+    return this.config ? this.db : undefined;
+  }
+
+  protected override logFields(attachment: ConversationAttachment) {
+    return { [`${this.rules.kind === "dm" ? "thread" : "channel"}_id`]: attachment.conversationId };
+  }
+
+  // -- Access -----------------------------------------------------------------------------------
+
+  /** `work` behind the gate; a database that cannot be reached is a refusal too ("unavailable"). */
+  private async guarded<T>(
+    id: number,
+    userId: number,
+    need: "read" | "write",
+    work: (conversation: C, standing: Standing) => Promise<T>,
+  ): Promise<Gated<T>> {
+    try {
+      const gate = await this.gate.check(id, userId, need);
+      if (!gate.ok) return gate;
+      return { ok: true, value: await work(gate.value.conversation, gate.value.standing) };
+    } catch (error) {
+      if (error instanceof Refused) return refused(error.refusal);
+      if (error instanceof DatabaseUnavailableError || databaseUnavailable(error))
+        return refused(unavailable());
+      throw error;
+    }
+  }
+
+  private async writeRefusals(userIds: number[]): Promise<Map<number, Refusal>> {
+    const refusals = new Map<number, Refusal>();
+    const id = this.gate.claimedId();
+    for (const userId of userIds) {
+      const gate = await this.gate.check(id, userId, "write");
+      if (!gate.ok) refusals.set(userId, { ...gate.refusal, closeSocket: gate.refusal.code !== "archived" });
+    }
+    return refusals;
+  }
+
+  private async rateRefusal(userId: number): Promise<Refusal | null> {
+    const store = this.store;
+    if (!store || !this.config) return null;
+    const conversation = await this.gate.current();
+    if (!conversation) return null;
+    const rate = await checkMessageRate(
+      store,
+      this.config,
+      userId,
+      this.rules.rateScope(conversation),
+      this.log,
+    );
+    if (rate.allowed) return null;
+    return {
+      code: rate.outcome === "unavailable" ? "limiter_unavailable" : "rate_limited",
+      detail: refusalDetail(rate),
+      rate,
+    };
+  }
+
+  private change(
+    input: { conversationId: number; userId: number; messageId: number },
+    eventType: string,
+    run: (standing: Standing) => Promise<ChangeOutcome>,
+  ): Promise<Gated<StoredMessage>> {
+    return this.guarded(input.conversationId, input.userId, "write", (conversation, standing) =>
+      this.queue.enqueueTask(async () => {
+        const outcome = await run(standing);
+        if (outcome.kind === "not_found") throw new Refused(messageNotFound);
+        if (outcome.kind === "forbidden") throw new Refused(forbiddenChange);
+        this.broadcast({
+          type: eventType,
+          payload: this.rules.eventPayload(outcome.message, conversation, null),
+        });
+        return outcome.message;
+      }),
+    );
+  }
+
+  // -- Messages, events, presence -------------------------------------------------------------
+
+  protected get db(): Database {
+    if (!this.config) throw new Error(`${this.rules.kind} object: the settings are invalid`);
+    this.database ??= createDatabase(this.config.database, { idleTimeoutSeconds: OBJECT_DB_IDLE_SECONDS });
+    return this.database;
+  }
+
+  private get notifier(): Notifier {
+    this.notifierInstance ??= createNotifier(this.env.NOTIFICATION_FEED, this.log);
+    return this.notifierInstance;
+  }
+
+  private publish(created: { message: StoredMessage; clientId: string | null }[]) {
+    const conversation = this.gate.loaded;
+    if (!conversation) return;
+    metrics.messageStored(this.rules.kind, created.length);
+    for (const { message, clientId } of created) {
+      this.broadcast({ type: "message", payload: this.rules.eventPayload(message, conversation, clientId) });
+    }
+  }
+
+  private sendMessage(ws: WebSocket, type: string, message: StoredMessage, clientId: string | null) {
+    const conversation = this.gate.loaded;
+    if (conversation && isOpen(ws))
+      this.sendTo(ws, { type, payload: this.rules.eventPayload(message, conversation, clientId) });
+  }
+
+  private async afterPublish(created: StoredMessage[]) {
+    const conversation = this.gate.loaded;
+    if (!conversation) return;
+    const room: RoomContext = { notifier: this.notifier, hasOpenSocket: (id) => this.hasOpenSocket(id) };
+    await this.rules.afterPublish(room, conversation, created, this.config as Config | undefined);
+  }
+
+  private refuseOnSocket(ws: WebSocket, refusal: Refusal, extra: Record<string, unknown> = {}) {
+    const code =
+      refusal.code === "archived"
+        ? "forbidden"
+        : refusal.code === "limiter_unavailable"
+          ? "rate_limited"
+          : refusal.code;
+    this.sendTo(ws, errorEvent(code, refusal.detail, extra));
+    if (refusal.code === "not_found" && refusal.detail === this.rules.notFound.detail) {
+      closeQuietly(ws, CLOSE_CODES.policy, this.rules.deletedReason);
+    } else if (refusal.closeSocket) closeQuietly(ws, CLOSE_CODES.policy, refusal.detail);
+  }
+
+  /**
+   * On a user's first socket here, tells the user's notification feed that this object holds
+   * sockets of theirs, so a revoked session's sockets here close the moment it is revoked.
+   */
+  private async registerWithFeed(userId: number): Promise<void> {
+    try {
+      const feed = this.env.NOTIFICATION_FEED;
+      const name = conversationName(this.rules.kind, this.gate.claimedId());
+      await feed.get(feed.idFromName(feedName(userId))).trackRoom({ kind: this.rules.kind, name });
+    } catch (error) {
+      this.log.warn("could not register the socket with the user's feed", { user_id: userId, err: error });
+    }
+  }
+}
+
+/** A change refused inside its queue step, carried out of it. */
+class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.detail);
+  }
+}
