@@ -6,7 +6,7 @@
  *
  *   npm run bench:socket-floor            (BENCH_SOCKETS=1000, BENCH_SETTLE_MS=30000)
  */
-import { Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import WebSocket from "ws";
 import { freePort } from "../test/support/store";
 import { runtimeOptionsFromWranglerToml } from "../test/support/worker";
@@ -58,13 +58,15 @@ function open(url: string, count: number): Promise<WebSocket[]> {
 async function measure(path: "/room" | "/plain") {
   const runtime = await runtimeOptionsFromWranglerToml();
   const port = await freePort();
-  const mf = new Miniflare({
-    modules: [{ type: "ESModule", path: "worker.js", contents: WORKER }],
-    compatibilityDate: runtime.compatibilityDate as string,
-    compatibilityFlags: runtime.compatibilityFlags as string[],
-    durableObjects: { ROOM: { className: "Room", useSQLite: true } },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
-  });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: "worker.js", contents: WORKER }],
+      compatibilityDate: runtime.compatibilityDate as string,
+      compatibilityFlags: runtime.compatibilityFlags as string[],
+      durableObjects: { ROOM: { className: "Room", useSQLite: true } },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    }),
+  );
   await mf.ready;
   const url = `ws://127.0.0.1:${port}${path}`;
   try {

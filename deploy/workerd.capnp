@@ -46,9 +46,9 @@ const api :Workerd.Worker = (
     (name = "index.js", esModule = embed "../dist/index.js"),
   ],
 
-  # Same as wrangler.toml.
-  compatibilityDate = "2026-04-20",
-  compatibilityFlags = ["nodejs_compat", "no_web_socket_compression"],
+  # Same as wrangler.toml (Node.js compatibility is the default at this date).
+  compatibilityDate = "2026-11-17",
+  compatibilityFlags = ["no_web_socket_compression"],
 
   bindings = [
     # Settings: each one read from the container's environment (documented in

@@ -37,6 +37,7 @@ async function storedIds(channelId: number): Promise<number[]> {
 }
 
 const idOf = (frame: SocketFrame) => (frame.payload as { id: number }).id;
+const contentOf = (frame: SocketFrame) => (frame.payload as { content: string }).content;
 
 /** Collects every `message` event of a socket as it arrives. */
 function collect(socket: TestSocket): { ids: number[]; frames: SocketFrame[] } {
@@ -144,14 +145,17 @@ describe("reconnecting with since (issue 5, item 4)", () => {
     const channelId = await freshChannel();
     const at = { channelId };
     // Writers over sockets and REST keep several posts in flight at every moment, so joins land
-    // between a post's INSERT and its broadcast; at a pace well below what the object writes on
-    // this machine, so that handshakes do not wait behind a growing backlog.
+    // between a post's INSERT and its broadcast. Each writer sends its next post once the last one
+    // came back (as a REST writer awaits its answer), so the pace follows what the object writes:
+    // a fixed pace outran the object on a busy machine, and the backlog left at the end passed
+    // the 200 messages a reconnect catches up on.
     const writers = [await joinChat(app, room, room.owner, at), await joinChat(app, room, room.admin, at)];
     let writing = true;
     const socketWriting = writers.map(async (socket, w) => {
       for (let i = 0; writing; i++) {
-        socket.send({ type: "message", content: `ws${w}-${i}` });
-        await new Promise((r) => setTimeout(r, 10));
+        const content = `ws${w}-${i}`;
+        socket.send({ type: "message", content });
+        while (contentOf(await socket.next("message")) !== content);
       }
     });
     const restWriting = [0, 1].map(async (w) => {

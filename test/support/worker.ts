@@ -3,7 +3,12 @@
  * tests (test/support/app.ts) and benchmarks (bench/) start it the same way.
  */
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
+import {
+  convertV4MiniflareOptions,
+  Miniflare,
+  type V4MiniflareOptions,
+  type WorkerdStructuredLog,
+} from "miniflare";
 import { repositoryRoot } from "./bundle";
 
 export interface WorkerRuntime {
@@ -28,7 +33,9 @@ export interface RunningWorker {
 export async function runtimeOptionsFromWranglerToml(): Promise<Record<string, unknown>> {
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(repositoryRoot, "wrangler.toml"));
-  const keep = ["compatibilityDate", "compatibilityFlags", "durableObjects", "modulesRules"] as const;
+  // No modulesRules: the bundle is one module that imports only the runtime's built-ins, and
+  // Miniflare 5 refuses the option.
+  const keep = ["compatibilityDate", "compatibilityFlags", "durableObjects"] as const;
   return JSON.parse(JSON.stringify(Object.fromEntries(keep.map((k) => [k, workerOptions[k]]))));
 }
 
@@ -38,29 +45,26 @@ export async function startWorker(
   options: { port?: number; keepLogs?: boolean } = {},
 ): Promise<RunningWorker> {
   const logs: string[] = [];
-  const collect = (stream: NodeJS.ReadableStream) => {
-    let pending = "";
-    stream.on("data", (chunk: Buffer) => {
-      if (options.keepLogs === false) return;
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      logs.push(...lines.filter(Boolean));
-    });
+  // Miniflare 5 runs workerd with structured logging: each console line of the Worker arrives as
+  // one record whose message is the text the Worker wrote.
+  const collect = (record: WorkerdStructuredLog) => {
+    if (options.keepLogs === false) return;
+    logs.push(...record.message.split("\n").filter(Boolean));
   };
-  const mf = new Miniflare({
-    ...runtime.workerOptions,
-    name: "braumchat-api",
-    modules: true,
-    scriptPath: runtime.bundlePath,
-    bindings,
-    host: "127.0.0.1",
-    port: options.port ?? 0,
-    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
-      collect(stdout);
-      collect(stderr);
-    },
-  } as ConstructorParameters<typeof Miniflare>[0]);
+  // The options wrangler derives are in Miniflare's version-4 shape (what wrangler itself
+  // passes on); convertV4MiniflareOptions turns them into Miniflare 5's, as wrangler does.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      ...runtime.workerOptions,
+      name: "braumchat-api",
+      modules: true,
+      scriptPath: runtime.bundlePath,
+      bindings,
+      host: "127.0.0.1",
+      port: options.port ?? 0,
+      handleStructuredLogs: collect,
+    } as V4MiniflareOptions),
+  );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return { url, logs, dispose: () => mf.dispose() };
 }
