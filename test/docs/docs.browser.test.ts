@@ -67,7 +67,7 @@ async function openWatched(allowedOrigin: string, server: string): Promise<Watch
 const withoutHash = (request: string) => request.replace(origin, "").replace(/\.[0-9a-f]{16}\./, ".");
 
 describe.skipIf(!hasBrowser)("/docs in headless Chromium", () => {
-  it("renders every operation of /openapi.json, with no request leaving the Worker's origin", async () => {
+  it("renders every operation of /openapi.json and runs one, with no request leaving the Worker's origin", async () => {
     const doc = (await (await app.fetch("/openapi.json")).json()) as OpenApiDocument;
     const expected = documentOperations(doc);
     expect(expected.length).toBeGreaterThan(70);
@@ -82,8 +82,18 @@ describe.skipIf(!hasBrowser)("/docs in headless Chromium", () => {
     expect(await watched.page.locator(".info .title").first().textContent()).toContain("Braumchat API");
     expect((await renderedOperations(watched.page)).sort()).toEqual([...expected].sort());
 
+    // "Try it out" calls the API from the page (the policy's connect-src).
+    const health = watched.page.locator("#operations-health-get_health");
+    await health.locator(".opblock-summary").click();
+    await health.getByRole("button", { name: "Try it out" }).click();
+    await health.getByRole("button", { name: "Execute" }).click();
+    const status = health.locator(".live-responses-table .response .response-col_status").first();
+    await status.waitFor({ timeout: LOAD_TIMEOUT_MS });
+    expect((await status.textContent())?.trim()).toBe("200");
+
     expect(await misbehaviour(proxy, watched)).toEqual(WELL_BEHAVED);
-    // All the page fetched: itself, Swagger UI's style and script, the start script, the document.
+    // All the page fetched: itself, Swagger UI's style and script, the start script, the document,
+    // and the call it was asked to make.
     const fetched = proxy.requests.filter((request) => request.startsWith(`GET ${origin}/`));
     expect(fetched.map(withoutHash).sort()).toEqual(
       [
@@ -92,6 +102,7 @@ describe.skipIf(!hasBrowser)("/docs in headless Chromium", () => {
         "GET /docs/assets/swagger-ui-bundle.js",
         "GET /docs/assets/docs-init.js",
         "GET /openapi.json",
+        "GET /health",
       ].sort(),
     );
   });
