@@ -17,15 +17,7 @@ import {
   docsAsset,
   docsPage,
 } from "../openapi/viewer/assets";
-
-/** True when If-None-Match names the file's ETag (or is `*`); weak comparison, as for GET. */
-function isFresh(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  return ifNoneMatch
-    .split(",")
-    .map((tag) => tag.trim().replace(/^W\//, ""))
-    .some((tag) => tag === etag || tag === "*");
-}
+import { matchesEtag } from "../openapi/viewer/http-cache";
 
 function serveDocsFile(c: Context<AppEnv>, file: DocsFile) {
   const headers = {
@@ -34,7 +26,7 @@ function serveDocsFile(c: Context<AppEnv>, file: DocsFile) {
     "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
   };
-  if (isFresh(c.req.header("If-None-Match"), file.etag)) return c.body(null, 304, headers);
+  if (matchesEtag(c.req.header("If-None-Match"), file.etag)) return c.body(null, 304, headers);
   return c.body(file.body, 200, { ...headers, "Content-Type": file.contentType });
 }
 

@@ -12,6 +12,7 @@
 import swaggerUiCss from "swagger-ui-dist/swagger-ui.css";
 import swaggerUiBundle from "swagger-ui-dist/swagger-ui-bundle.js";
 import docsInit from "./docs-init.js";
+import { hashedName } from "./http-cache";
 
 export const DOCS_ASSETS_PREFIX = "/docs/assets/";
 
@@ -61,9 +62,6 @@ async function contentHash(body: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
   return [...new Uint8Array(digest, 0, 8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
-
-/** `swagger-ui-bundle.js` → `swagger-ui-bundle.<hash>.js` */
-const hashedName = (name: string, hash: string) => name.replace(/(\.[a-z]+)$/, `.${hash}$1`);
 
 function pageHtml(url: (name: (typeof SOURCES)[number]["name"]) => string): string {
   return `<!doctype html>
