@@ -1,13 +1,14 @@
 # workerd configuration for self-hosting Braumchat (the `api` service of docker-compose.yml).
 #
-# It serves exactly the bundle `npm run build` writes (dist/index.js, wrangler's dry-run output),
-# with the runtime wrangler.toml describes for Cloudflare. Keep the two in step:
+# It serves exactly the bundle `npm run build` writes (wrangler's dry-run output: dist/index.js
+# and the text modules it imports), with the runtime wrangler.toml describes for Cloudflare.
+# Keep the two in step:
 # test/selfhost/static.test.ts fails when the compatibility date or flags, the Durable Object
 # bindings or their SQLite storage differ from wrangler.toml, or when a setting src/config.ts
 # reads has no binding here.
 #
 # Layout it expects (deploy/Dockerfile builds it in /app): this file in <root>/deploy/ and the
-# bundle in <root>/dist/index.js, because `embed` paths are relative to this file.
+# bundle in <root>/dist/, because `embed` paths are relative to this file.
 #
 #   workerd serve deploy/workerd.capnp
 #
@@ -42,8 +43,15 @@ const config :Workerd.Config = (
 );
 
 const api :Workerd.Worker = (
+  # Every file `npm run build` writes but the source map: the bundle, and the documentation's
+  # browser files, which the bundle imports as text modules (wrangler.toml [[rules]]; their names
+  # are the import specifiers, kept by preserve_file_names). npm run test:selfhost fails when the
+  # build writes a file this list lacks, or the other way round.
   modules = [
     (name = "index.js", esModule = embed "../dist/index.js"),
+    (name = "docs-init.js", text = embed "../dist/docs-init.js"),
+    (name = "swagger-ui-dist/swagger-ui-bundle.js", text = embed "../dist/swagger-ui-dist/swagger-ui-bundle.js"),
+    (name = "swagger-ui-dist/swagger-ui.css", text = embed "../dist/swagger-ui-dist/swagger-ui.css"),
   ],
 
   # Same as wrangler.toml (Node.js compatibility is the default at this date).

@@ -19,6 +19,7 @@
  * object is one machine; deployments there bind Hyperdrive and connect per request instead.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { ExecutionContext as AppExecutionContext } from "hono";
 import { type App, type AppOptions, createApp } from "../app";
 import { loadConfig } from "../config";
 import { createDatabase, type Database } from "../db/client";
@@ -29,7 +30,8 @@ const HOST_NAME = "api";
 export class ApiHost extends DurableObject<Env> {
   private pool: Database | undefined;
   private app: App | undefined;
-  private readonly executionContext: ExecutionContext = {
+  /** What the app needs of an execution context (Hono's shape): the object's own waitUntil. */
+  private readonly executionContext: AppExecutionContext = {
     waitUntil: (promise) => this.ctx.waitUntil(promise),
     passThroughOnException: () => {},
     props: {},

@@ -205,13 +205,22 @@ describe("the document", () => {
 });
 
 describe("/docs", () => {
-  it("serves Swagger UI, reading /openapi.json", async () => {
+  it("serves Swagger UI from this origin, reading /openapi.json", async () => {
     const res = await app.fetch("/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
     const html = await res.text();
     expect(html).toContain("<title>Braumchat API</title>");
-    expect(html).toContain("SwaggerUIBundle");
-    expect(html).toContain("/openapi.json");
+    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    expect(sources).toEqual([
+      "data:,", // the icon: no /favicon.ico request
+      expect.stringMatching(/^\/docs\/assets\/swagger-ui\.[0-9a-f]{16}\.css$/),
+      "/openapi.json",
+      expect.stringMatching(/^\/docs\/assets\/swagger-ui-bundle\.[0-9a-f]{16}\.js$/),
+      expect.stringMatching(/^\/docs\/assets\/docs-init\.[0-9a-f]{16}\.js$/),
+    ]);
+    const init = await (await app.fetch(sources[4] as string)).text();
+    expect(init).toContain("SwaggerUIBundle(");
+    expect(init).toContain('url: "/openapi.json"');
   });
 });

@@ -71,7 +71,24 @@ describe("health and documentation", () => {
     await as(null, "get", "/metrics", 401);
     await as({ accessToken: METRICS_TOKEN } as TestUser, "get", "/metrics", 200);
     await as(null, "get", "/openapi.json", 200);
-    await as(null, "get", "/docs", 200);
+    const page = await as<string>(null, "get", "/docs", 200);
+    const files = [...page.matchAll(/\/docs\/assets\/([^"]+)/g)].map((match) => match[1] as string);
+    expect(files.map((file) => file.replace(/\.[0-9a-f]{16}\./, "."))).toEqual([
+      "swagger-ui.css",
+      "swagger-ui-bundle.js",
+      "docs-init.js",
+    ]);
+    for (const file of files) await as(null, "get", "/docs/assets/{file}", 200, { params: { file } });
+    const stale = "swagger-ui-bundle.0123456789abcdef.js";
+    await as(null, "get", "/docs/assets/{file}", 404, { params: { file: stale } });
+
+    const etag = (await app.fetch("/docs")).headers.get("ETag") as string;
+    await as(null, "get", "/docs", 304, { headers: { "If-None-Match": etag } });
+    const asset = await app.fetch(`/docs/assets/${files[0]}`);
+    await as(null, "get", "/docs/assets/{file}", 304, {
+      params: { file: files[0] as string },
+      headers: { "If-None-Match": asset.headers.get("ETag") as string },
+    });
   });
 });
 
@@ -469,6 +486,8 @@ describe("coverage of this test", () => {
       expect(tally?.success.size ?? 0, `${tag}: no success checked`).toBeGreaterThan(0);
       expect(tally?.error.size ?? 0, `${tag}: no error checked`).toBeGreaterThan(0);
     }
-    expect(checker.exercised.get("documentation")?.success.size).toBe(2);
+    // 200s of /openapi.json, /docs and an asset; 304s of /docs and an asset.
+    expect(checker.exercised.get("documentation")?.success.size).toBe(5);
+    expect(checker.exercised.get("documentation")?.error.size).toBe(1);
   });
 });

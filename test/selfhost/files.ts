@@ -146,8 +146,8 @@ export function composeVariables(text: string): { all: Set<string>; required: Se
 export interface WorkerdConfig {
   compatibilityDate?: string;
   compatibilityFlags: string[];
-  /** Module name -> embedded path, relative to the .capnp file. */
-  modules: Map<string, string>;
+  /** Module name -> its type (esModule, text) and embedded path, relative to the .capnp file. */
+  modules: Map<string, { type: string; path: string }>;
   /** Binding name -> environment variable name. */
   fromEnvironment: Map<string, string>;
   /** Binding name -> Durable Object class name. */
@@ -171,9 +171,9 @@ export function readWorkerdConfig(text: string): WorkerdConfig {
     compatibilityDate: /compatibilityDate\s*=\s*"([^"]+)"/.exec(code)?.[1],
     compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string),
     modules: new Map(
-      all(/\(\s*name\s*=\s*"([^"]+)"\s*,\s*esModule\s*=\s*embed\s+"([^"]+)"\s*\)/g).map((m) => [
+      all(/\(\s*name\s*=\s*"([^"]+)"\s*,\s*(esModule|text)\s*=\s*embed\s+"([^"]+)"\s*\)/g).map((m) => [
         m[1] as string,
-        m[2] as string,
+        { type: m[2] as string, path: m[3] as string },
       ]),
     ),
     fromEnvironment: new Map(
@@ -225,6 +225,8 @@ export interface WranglerRuntime {
   /** Classes of the migrations that are neither deleted nor renamed away. */
   migratedClasses: Set<string>;
   hyperdrive: { binding: string; id: string }[];
+  /** Additional modules keep their import names (preserve_file_names) instead of hashed ones. */
+  preserveFileNames: boolean;
 }
 
 export async function loadWranglerRuntime(): Promise<WranglerRuntime> {
@@ -246,6 +248,7 @@ export async function loadWranglerRuntime(): Promise<WranglerRuntime> {
       binding: h.binding,
       id: h.id,
     })),
+    preserveFileNames: config.preserve_file_names === true,
   };
 }
 

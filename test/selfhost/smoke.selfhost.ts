@@ -2,8 +2,9 @@
  * The self-hosted stack, end to end through nginx over HTTPS and WSS (`npm run test:selfhost`):
  * docker-compose.yml's services run on this machine with their own commands, environments and
  * configuration files (test/selfhost/stack.ts), a self-signed certificate standing in for
- * Let's Encrypt. Then: redirect and security headers, register, log in, a workspace and a channel,
- * a message broadcast to two sockets, a restart of workerd that keeps the data, the messages, the
+ * Let's Encrypt. Then: redirect and security headers, the documentation (its policy and caching
+ * through nginx, /docs in Chromium), register, log in, a workspace and a channel, a message
+ * broadcast to two sockets, a restart of workerd that keeps the data, the messages, the
  * sessions and the Durable Objects' storage, and the certificate's life cycle (certbot's script
  * with a stand-in for certbot, the deploy hook, nginx reloading by itself).
  */
@@ -12,6 +13,15 @@ import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeF
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { documentOperations, openDocsPage, renderedOperations } from "../docs/swagger-ui";
+import type { OpenApiDocument } from "../openapi/support";
+import {
+  chromiumAvailable,
+  misbehaviour,
+  openWatchedPage,
+  startChromium,
+  WELL_BEHAVED,
+} from "../support/browser";
 import { createTestDatabase } from "../support/database";
 import { freePort } from "../support/store";
 import { type ChatSocket, call, openSocket, servedCertificate } from "./clients";
@@ -20,6 +30,7 @@ import { ManagedProcess, waitFor } from "./processes";
 import { DOMAIN, nginxFrame, type SelfHostStack, selfSignedCertificate, startSelfHostStack } from "./stack";
 
 let stack: SelfHostStack;
+const hasBrowser = chromiumAvailable();
 let failed = false;
 const started = Date.now();
 
@@ -129,6 +140,49 @@ describe("nginx (deploy/nginx/)", () => {
       expect(res.headers["strict-transport-security"]).toBeUndefined();
     } finally {
       await local.stop();
+    }
+  });
+});
+
+describe("the documentation through nginx", () => {
+  const { "content-security-policy": _framingOnly, ...OTHER_SECURITY_HEADERS } = SECURITY_HEADERS;
+
+  it("passes the API's Content-Security-Policy on /docs and its files, once, and their caching", async () => {
+    const page = await api("GET", "/docs");
+    expect(page.status).toBe(200);
+    const policy = String(page.headers["content-security-policy"]);
+    // The API's policy, not nginx's framing-only one, and not both (one header).
+    expect(policy).toMatch(/^default-src 'none'; script-src 'self'; /);
+    expect(policy.match(/frame-ancestors/g)).toHaveLength(1);
+    expect(page.headers).toMatchObject(OTHER_SECURITY_HEADERS);
+    const files = [...page.text.matchAll(/\/docs\/assets\/[^"]+/g)].map((match) => match[0]);
+    expect(files).toHaveLength(3);
+    for (const file of files) {
+      const res = await api("GET", file);
+      expect(res.status, file).toBe(200);
+      expect(res.headers["cache-control"], file).toBe("public, max-age=31536000, immutable");
+      expect(res.headers["content-security-policy"], file).toBe(policy);
+      expect(res.headers, file).toMatchObject(OTHER_SECURITY_HEADERS);
+    }
+  });
+
+  it.skipIf(!hasBrowser)("renders in Chromium over HTTPS, with no request to another host", async () => {
+    const { browser, proxy } = await startChromium();
+    try {
+      const port = stack.endpoint.httpsPort;
+      const origin = `https://${DOMAIN}:${port}`;
+      // The proxy tunnels the domain to nginx; the certificate is the stack's self-signed one.
+      const watched = await openWatchedPage(browser, proxy, origin, `https://127.0.0.1:${port}`, {
+        ignoreHTTPSErrors: true,
+      });
+      const expected = documentOperations((await ok("GET", "/openapi.json")) as OpenApiDocument);
+      const response = await openDocsPage(watched.page, `${origin}/docs`, expected.length, 30_000);
+      expect(response.headers()["strict-transport-security"]).toBe("max-age=63072000; includeSubDomains");
+      expect((await renderedOperations(watched.page)).sort()).toEqual(expected.sort());
+      expect(await misbehaviour(proxy, watched)).toEqual(WELL_BEHAVED);
+    } finally {
+      await browser.close();
+      await proxy.close();
     }
   });
 });

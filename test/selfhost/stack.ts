@@ -28,6 +28,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
@@ -43,6 +44,7 @@ import {
   dockerStages,
   interpolateTree,
   loadCompose,
+  loadWorkerdConfig,
   readRepoFile,
   renderTemplate,
   repoPath,
@@ -146,10 +148,20 @@ export async function startSelfHostStack(options: SelfHostOptions = {}): Promise
 
   try {
     // ---- the bundle and the config, laid out as in the image (/app/deploy, /app/dist) ---------
-    buildBundle(join(tmp, "app/dist"));
-    const built = readdirSync(join(tmp, "app/dist")).filter((f) => f !== "index.js.map" && f !== "README.md");
-    if (built.join() !== "index.js") {
-      throw new Error(`npm run build wrote ${built.join(", ")}; deploy/workerd.capnp embeds index.js only`);
+    const dist = join(tmp, "app/dist");
+    buildBundle(dist);
+    const built = (readdirSync(dist, { recursive: true }) as string[])
+      .filter(
+        (file) => statSync(join(dist, file)).isFile() && file !== "index.js.map" && file !== "README.md",
+      )
+      .sort();
+    const embedded = [...loadWorkerdConfig().modules.values()]
+      .map((m) => m.path.replace("../dist/", ""))
+      .sort();
+    if (built.join() !== embedded.join()) {
+      throw new Error(
+        `npm run build wrote ${built.join(", ")}; deploy/workerd.capnp embeds ${embedded.join(", ")}`,
+      );
     }
     mkdirSync(join(tmp, "app/deploy"));
     copyFileSync(repoPath("deploy/workerd.capnp"), join(tmp, "app/deploy/workerd.capnp"));

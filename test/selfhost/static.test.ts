@@ -113,7 +113,17 @@ describe("deploy/workerd.capnp and wrangler.toml describe the same Worker", () =
   });
 
   it("serves the bundle `npm run build` writes, on the port the stack uses", () => {
-    expect(Object.fromEntries(workerd.modules)).toEqual({ "index.js": "../dist/index.js" });
+    // dist/index.js, and beside it the text modules it imports (the documentation's browser files),
+    // each under its import name: wrangler keeps those names only with preserve_file_names.
+    expect(workerd.modules.get("index.js")).toEqual({ type: "esModule", path: "../dist/index.js" });
+    for (const [name, module] of workerd.modules) {
+      expect(module, name).toEqual({
+        type: name === "index.js" ? "esModule" : "text",
+        path: `../dist/${name}`,
+      });
+    }
+    expect(workerd.modules.size, "the documentation's text modules").toBeGreaterThan(1);
+    expect(wrangler.preserveFileNames, "wrangler.toml: preserve_file_names = true").toBe(true);
     expect(readRepoFile("package.json")).toMatch(/"build": "wrangler deploy --dry-run --outdir dist"/);
     expect(workerd.sockets).toEqual([{ name: "http", address: "*:8080", service: "api" }]);
     expect(service("nginx").environment?.API_UPSTREAM).toBe("api:8080");
@@ -403,7 +413,19 @@ describe("deploy/Dockerfile", () => {
     expect(users.length).toBe(1);
     const user = (users[0] as string).slice(5).split(":")[0];
     expect(user).not.toMatch(/^(root|0)$/);
-    expect(api.lines).toContain(`COPY --from=build /app/dist/index.js /app/dist/index.js`);
+    // Every module workerd.capnp embeds is copied to the same place under /app/dist.
+    const copied = api.lines.flatMap((line) => {
+      const words = /^COPY --from=build (.+)$/.exec(line)?.[1]?.split(/\s+/) ?? [];
+      const target = words.pop() ?? "";
+      return words.map((source) => (source.endsWith("/") ? target : `${target}${source.split("/").pop()}`));
+    });
+    for (const name of workerd.modules.keys()) {
+      const file = `/app/dist/${name}`;
+      expect(
+        copied.some((path) => path === file || (path.endsWith("/") && file.startsWith(path))),
+        `${file} is copied into the api image`,
+      ).toBe(true);
+    }
     expect(api.lines).toContain(`COPY deploy/workerd.capnp /app/deploy/workerd.capnp`);
     expect(api.lines.at(-1)).toBe('CMD ["workerd", "serve", "/app/deploy/workerd.capnp"]');
     expect(stage("build").lines.join("\n")).toContain("npm run build");

@@ -1,8 +1,12 @@
-/** This document and its viewer (src/routes/openapi.ts). */
+/** This document and its viewer (src/routes/openapi.ts, src/openapi/viewer/assets.ts). */
 import { z } from "zod";
 import { operation } from "../define";
 
 const tag = "documentation";
+
+const notModified = {
+  304: { description: "Not modified: `If-None-Match` names the current `ETag`." },
+};
 
 export const documentationOperations = [
   operation({
@@ -18,7 +22,39 @@ export const documentationOperations = [
     path: "/docs",
     tag,
     summary: "Interactive documentation (Swagger UI)",
+    description:
+      "Swagger UI on /openapi.json, every file of it served by this API (GET /docs/assets/{file}): " +
+      "the page loads nothing from another host. Sent with `Content-Security-Policy` " +
+      "(this origin only, no inline script), `ETag` and `Cache-Control: no-cache`.",
     auth: false,
-    ok: { description: "An HTML page that loads /openapi.json.", schema: z.string(), mediaType: "text/html" },
+    ok: {
+      description: "An HTML page that loads Swagger UI's script and style, then /openapi.json.",
+      schema: z.string(),
+      mediaType: "text/html",
+    },
+    extraResponses: notModified,
+  }),
+  operation({
+    method: "get",
+    path: "/docs/assets/{file}",
+    tag,
+    summary: "A file of the documentation page (Swagger UI's script and style, its start script)",
+    description:
+      "The names are the ones /docs links to, each with a hash of its content " +
+      "(`swagger-ui-bundle.<hash>.js`, `swagger-ui.css` likewise, `docs-init.<hash>.js`): a file " +
+      "never changes under its name, so it is sent with `Cache-Control: public, max-age=31536000, " +
+      "immutable` and an `ETag`. JavaScript is `text/javascript`, the style sheet `text/css`.",
+    auth: false,
+    params: z.object({ file: z.string().describe("A hashed file name from the /docs page") }),
+    unvalidated: true,
+    ok: { description: "The file.", schema: z.string(), mediaType: "text/javascript" },
+    errors: { 404: "No such file: not a name the current /docs page links to (an old hash included)." },
+    extraResponses: {
+      ...notModified,
+      200: {
+        description: "The file.",
+        content: { "text/javascript": { schema: z.string() }, "text/css": { schema: z.string() } },
+      },
+    },
   }),
 ];
