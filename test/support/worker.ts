@@ -2,7 +2,8 @@
  * Runs the Worker bundle in workerd through Miniflare, outside of any test framework, so
  * tests (test/support/app.ts) and benchmarks (bench/) start it the same way.
  */
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   convertV4MiniflareOptions,
   Miniflare,
@@ -57,8 +58,8 @@ export async function startWorker(
     convertV4MiniflareOptions({
       ...runtime.workerOptions,
       name: "braumchat-api",
-      modules: true,
-      scriptPath: runtime.bundlePath,
+      modulesRoot: dirname(runtime.bundlePath),
+      modules: bundleModules(runtime.bundlePath),
       bindings,
       host: "127.0.0.1",
       port: options.port ?? 0,
@@ -67,4 +68,18 @@ export async function startWorker(
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return { url, logs, dispose: () => mf.dispose() };
+}
+
+/**
+ * The bundle's modules as wrangler wrote them: the entry, and beside it the files wrangler.toml's
+ * Text rules keep out of it (the /docs assets), found from the entry's own imports of them.
+ */
+function bundleModules(entry: string): { type: "ESModule" | "Text"; path: string }[] {
+  const imported = [...readFileSync(entry, "utf8").matchAll(/^import \w+ from "([^":]+)";$/gm)].map(
+    (m) => m[1] as string,
+  );
+  const root = dirname(entry);
+  // Node built-ins (`crypto`) are the runtime's; only files wrangler wrote beside the entry count.
+  const files = imported.map((name) => join(root, name)).filter((path) => existsSync(path));
+  return [{ type: "ESModule", path: entry }, ...files.map((path) => ({ type: "Text" as const, path }))];
 }
