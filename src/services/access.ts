@@ -13,11 +13,14 @@
  *   recovers a private channel whose members all left, and the audit log records it.
  * - Missing things answer 404 and existing ones the caller may not reach 403, as the original
  *   does; the detail strings are the contract's, per route, so callers pass their own 404.
+ * - Who can reach whom: two people can reach each other while they share a workspace (as members;
+ *   a workspace's `owner_id` counts as one) or are friends. That one rule (`reachable`, below)
+ *   decides whom /users/search and /users/online reveal (D19).
  * - A direct-message thread belongs to its two participants, and only to them, whatever workspace
  *   it was opened from (contract 2.9): 404 "Thread not found", 403 "Not part of this thread".
  *   Sharing a workspace is required to open a thread (D18, services/dm.ts), not to keep using it.
  */
-import { and, eq } from "drizzle-orm";
+import { type AnyColumn, and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import {
@@ -26,6 +29,7 @@ import {
   channels,
   type DirectMessageThread,
   directMessageThreads,
+  friends,
   type Workspace,
   workspaceMembers,
   workspaces,
@@ -214,6 +218,39 @@ export async function isWorkspaceMember(
 ): Promise<boolean> {
   const found = await findWorkspaceRole(db, workspaceId, userId);
   return Boolean(found?.role);
+}
+
+/** A user id in SQL: a number, a column, or an expression of the outer query. */
+export type UserIdSql = number | AnyColumn | SQL;
+
+/**
+ * SQL that is true while users `a` and `b` can reach each other: they share a workspace (its
+ * `workspace_members` rows, or its `owner_id`, which counts even where an adopted database lacks
+ * the owner's row) or they are friends. Written once, here; every check of reach uses it.
+ */
+export function reachable(userA: UserIdSql, userB: UserIdSql): SQL {
+  // A number is sent as an untyped parameter: cast it, or least()/greatest() would see text.
+  const typed = (user: UserIdSql) => (typeof user === "number" ? sql`${user}::int` : user);
+  const [a, b] = [typed(userA), typed(userB)];
+  const workspacesOf = (user: SQL | AnyColumn) => sql`
+    select workspace_id from ${workspaceMembers} where user_id = ${user}
+    union all select id from ${workspaces} where owner_id = ${user}`;
+  return sql`(
+    exists (
+      select 1 from (${workspacesOf(a)}) as mine
+      join (${workspacesOf(b)}) as theirs on theirs.workspace_id = mine.workspace_id
+    )
+    or exists (
+      select 1 from ${friends}
+      where user1_id = least(${a}, ${b}) and user2_id = greatest(${a}, ${b})
+    )
+  )`;
+}
+
+/** Whether two users can reach each other (see `reachable`). */
+export async function canReach(db: Queryable, a: number, b: number): Promise<boolean> {
+  const rows = await db.execute<{ reachable: boolean }>(sql`select ${reachable(a, b)} as reachable`);
+  return rows[0]?.reachable === true;
 }
 
 export interface ThreadAccess {
