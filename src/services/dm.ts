@@ -5,7 +5,10 @@
  * A thread belongs to a pair of users. Whoever of the two opens it, from whichever workspace and
  * however often, gets the same thread: the pair is stored in order (user1_id < user2_id) under a
  * unique key, so two opens racing each other collide in the database instead of creating two
- * threads (D22). The `workspace_id` recorded when the thread was created is kept and shown.
+ * threads (D22). Opening one needs the two to be able to reach each other (services/access.ts:
+ * a shared workspace or a friendship). Its `workspace_id` records where the conversation was
+ * started: the caller's workspace named when it was created, whether or not the other user is
+ * in it; it is not part of any access rule.
  *
  * Writes of messages are not made from here by routes: every post, edit and delete of a thread
  * goes through that thread's DmThread object (src/realtime/dm-thread.ts), the single writer that
@@ -30,7 +33,7 @@ import {
   users,
 } from "../db/schema";
 import { badRequest, forbidden, notFound } from "../errors";
-import { findWorkspaceRole, isWorkspaceMember, type Queryable } from "./access";
+import { canReach, findWorkspaceRole, type Queryable } from "./access";
 import { findUserByEmail, getUser } from "./accounts";
 import { type Author, type PageQuery, UNREAD_COUNT_CAP } from "./messages";
 
@@ -69,6 +72,9 @@ export interface ReadStatus {
 
 const userNotFound = () => notFound("User not found");
 
+/** Why a thread with this user cannot be created (they were named by id). */
+export const NOT_WITHIN_REACH = "You share no workspace with this user and are not friends";
+
 // ---------------------------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------------------------
@@ -90,13 +96,15 @@ export interface OpenThreadInput {
 /**
  * POST /dm/threads: the thread of the caller and another user, created if the pair has none.
  *
- * The checks, in order: the workspace exists (404 "Workspace not found") and the caller is a
- * member (403 "Forbidden"); the other user exists (404 "User not found") and is not the caller
- * (400, D9). An existing thread of the pair is then returned whatever workspace it was opened
- * from: the two already talk. Creating one needs the other user to be a member of the workspace
- * too (D18): 403 "User is not a member of this workspace" when named by id; when named by e-mail,
- * 404 "User not found" as for an unknown address, so the route cannot be used to learn which
- * addresses are registered.
+ * The checks, in order: the workspace named exists (404 "Workspace not found") and the caller is
+ * a member (403 "Forbidden"): it is the caller's own workspace, the one the conversation is
+ * started from (the web app sends its selected one), and is what a new thread records. The other
+ * user exists (404 "User not found") and is not the caller (400, D9). An existing thread of the
+ * pair is then returned whatever workspace it was opened from, read-only or not: the two already
+ * talk. Creating one needs the two to be able to reach each other, through any shared workspace
+ * or a friendship (D18): 403 NOT_WITHIN_REACH when named by id; when named by e-mail, 404 "User
+ * not found" as for an unknown address, so the route cannot be used to learn which addresses are
+ * registered.
  */
 export async function openThread(
   db: Database,
@@ -123,9 +131,9 @@ export async function openThread(
   if (existing) return { thread: existing, created: false };
 
   await charge();
-  if (!(await isWorkspaceMember(db, input.workspaceId, other.id))) {
+  if (!(await canReach(db, callerId, other.id))) {
     if (input.userId === undefined) throw userNotFound();
-    throw forbidden("User is not a member of this workspace");
+    throw forbidden(NOT_WITHIN_REACH);
   }
 
   try {
