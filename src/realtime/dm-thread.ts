@@ -8,9 +8,14 @@
  * client_id, broadcast, typing, the liveness rules, hibernation) is shared with the channels and
  * explained in conversation.ts. What is the thread's own:
  *
- *   - Who may write: the two participants, checked by the Worker before the handshake and before
- *     every REST call (services/access.ts). Participation never changes, so a socket post needs no
- *     re-check; a revoked session or an expired token closes the socket (socket-liveness.ts).
+ *   - Who may write: the two participants while they can reach each other (a shared workspace
+ *     or a friendship; services/access.ts), checked by the Worker before the handshake and before
+ *     every REST post and edit. Participation never changes but reach does: a thread whose two
+ *     people no longer reach each other is read-only, and holds no sockets (they carry presence,
+ *     typing and receipts). The change that ends their reach (a workspace deleted, a member
+ *     removed or leaving, an unfriending) closes the thread's sockets (closeReadOnlyThreads), and
+ *     socket posts re-check reach once per batch (senderRefusal), so a missed close still stops
+ *     writes. A revoked session or an expired token closes a socket too (socket-liveness.ts).
  *     The ids of both participants travel with every handshake, attachment and RPC, so the object
  *     knows "the other one" even right after waking from hibernation.
  *   - "Is the recipient looking at the thread?" (D8). The original answered it from a per-process
@@ -33,7 +38,9 @@
  *     asked about: a user with a channel open has the web app, and so its feed, open too.)
  */
 import type { Env } from "../env";
+import type { Logger } from "../log";
 import { toDirectMessageEvent, toReadReceipt } from "../presenters/dm";
+import { canReach, THREAD_READ_ONLY } from "../services/access";
 import {
   type DirectChangeOutcome,
   type DirectMessageView,
@@ -72,6 +79,27 @@ export const threadName = (threadId: number) => `dm:${threadId}`;
 /** The object of a thread, for RPC. */
 export function dmThread(namespace: Env["DM_THREAD"], threadId: number) {
   return namespace.get(namespace.idFromName(threadName(threadId)));
+}
+
+/**
+ * Closes every socket of these threads (1008, THREAD_READ_ONLY), whose two participants can no
+ * longer reach each other (services/access.ts threadsOutOfReach). Best effort, like channels'
+ * closes: an object that cannot be reached is logged, and its sockets' posts are refused anyway.
+ */
+export async function closeReadOnlyThreads(
+  namespace: Env["DM_THREAD"],
+  threadIds: readonly number[],
+  log: Logger,
+): Promise<void> {
+  await Promise.all(
+    threadIds.map(async (threadId) => {
+      try {
+        await dmThread(namespace, threadId).disconnectAll(THREAD_READ_ONLY);
+      } catch (error) {
+        log.warn("could not close a read-only thread's sockets", { thread_id: threadId, err: error });
+      }
+    }),
+  );
 }
 
 /** The scope of a thread row, as the routes pass it. */
@@ -201,9 +229,13 @@ export class DmThread extends Conversation<ThreadScope, DirectMessageView> {
     return toDirectMessageEvent(message, clientId);
   }
 
-  /** Participation never changes (see the module comment); sessions are the liveness rules' part. */
-  protected async senderRefusal(_scope: ThreadScope, _userId: number): Promise<Refusal | null> {
-    return null;
+  /**
+   * A socket post in a thread that became read-only is refused and its socket closed, as the
+   * handshake would refuse it now (see the module comment); sessions are the liveness rules' part.
+   */
+  protected async senderRefusal(scope: ThreadScope, _userId: number): Promise<Refusal | null> {
+    if (await canReach(this.db, scope.user1Id, scope.user2Id)) return null;
+    return { status: 403, detail: THREAD_READ_ONLY, closeSocket: true };
   }
 
   /** `{"type":"read","last_read_message_id":n}` with a positive id: a read receipt, as POST .../read. */

@@ -4,7 +4,9 @@
  * The handshake makes exactly the checks REST makes, and refuses with HTTP 403 before any upgrade,
  * with a detail naming the reason: no or bad token, refresh token, revoked session (D7); a thread
  * that does not exist ("Thread not found") or that the caller is not part of ("Not part of this
- * thread"). The socket itself lives in the thread's DmThread object (src/realtime/dm-thread.ts).
+ * thread"); a read-only thread, whose participants can no longer reach each other (its history
+ * stays readable over REST; services/access.ts). The socket itself lives in the thread's DmThread
+ * object (src/realtime/dm-thread.ts).
  *
  * `?since=<message id>` (additive), as on the channel socket: the socket first receives the
  * thread's messages after that id, in order, then live ones, with none lost or repeated in
@@ -35,7 +37,7 @@ export const dmSocketRoutes = new Hono<AppEnv>().get("/ws/dm/:thread_id", async 
   if (threadId === null) throw handshakeRefused("Thread not found");
   let access: ThreadAccess;
   try {
-    access = await requireThreadParticipant(c.var.deps.db, threadId, caller.userId);
+    access = await requireThreadParticipant(c.var.deps.db, threadId, caller.userId, { live: true });
   } catch (error) {
     throw asHandshakeRefusal(error);
   }

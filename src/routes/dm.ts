@@ -27,7 +27,10 @@
  *   broadcast as a `read` receipt. ReadStatus also carries the caller's `unread_count`.
  *
  * Every route answers 404 "Thread not found" and 403 "Not part of this thread" as the original.
- * The thread socket (routes/dm-socket.ts) is mounted here too, so the app mounts one module.
+ * A thread whose participants can no longer reach each other is read-only (services/access.ts):
+ * posting and editing answer 403 THREAD_READ_ONLY; reading, read pointers and deleting one's own
+ * messages still work. The thread socket (routes/dm-socket.ts) is mounted here too, so the app
+ * mounts one module.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -205,7 +208,7 @@ export const dmRoutes = new Hono<AppEnv>()
       const { thread_id } = c.req.valid("param");
       const body = c.req.valid("json");
       const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
+      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId, { live: true });
       const clientId = normaliseClientId(body.client_id);
       const result = await dmThread(c.env.DM_THREAD, thread_id).post({
         ...threadScope(thread),
@@ -235,7 +238,8 @@ export const dmRoutes = new Hono<AppEnv>()
     async (c) => {
       const { thread_id, message_id } = c.req.valid("param");
       const userId = c.var.caller.userId;
-      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId);
+      // An edit says something new: not in a read-only thread. Deleting (below) stays allowed.
+      const { thread } = await requireThreadParticipant(c.var.deps.db, thread_id, userId, { live: true });
       const outcome = await dmThread(c.env.DM_THREAD, thread_id).edit({
         ...threadScope(thread),
         messageId: message_id,

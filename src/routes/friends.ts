@@ -12,6 +12,7 @@ import { requireAuth } from "../http/auth";
 import { jsonBody, validate, zInt, zText } from "../http/validation";
 import { toFriendRequestRead } from "../presenters/friends";
 import { toUserPublic } from "../presenters/users";
+import { closeReadOnlyThreads } from "../realtime/dm-thread";
 import {
   acceptFriendRequest,
   cancelFriendRequest,
@@ -111,6 +112,12 @@ export const friendRoutes = new Hono<AppEnv>()
 
   // Additive: unfriend.
   .delete("/friends/:user_id", requireAuth, validate("param", userParam), async (c) => {
-    await unfriend(friendsContext(c), c.var.caller.userId, c.req.valid("param").user_id);
+    const { readOnlyThreadIds } = await unfriend(
+      friendsContext(c),
+      c.var.caller.userId,
+      c.req.valid("param").user_id,
+    );
+    // Their thread, if they share no workspace either, is now read-only: its sockets close.
+    await closeReadOnlyThreads(c.env.DM_THREAD, readOnlyThreadIds, c.var.log);
     return c.body(null, 204);
   });

@@ -14,6 +14,7 @@ import { toAuditLogPage } from "../presenters/audit-logs";
 import { toInviteRead } from "../presenters/invites";
 import { toWorkspaceMemberRead, toWorkspaceRead } from "../presenters/workspaces";
 import { closeChannelRooms, disconnectUserFromChannels } from "../realtime/channel-room";
+import { closeReadOnlyThreads } from "../realtime/dm-thread";
 import { ASSIGNABLE_ROLES } from "../services/access";
 import { AUDIT_PAGE_MAX, listAuditLogs } from "../services/audit-log";
 import { workspaceChannelIds } from "../services/channels";
@@ -102,8 +103,14 @@ export const workspaceRoutes = new Hono<AppEnv>()
   .delete("/workspaces/:workspace_id", requireAuth, validate("param", workspaceParam), async (c) => {
     const { workspace_id } = c.req.valid("param");
     const channelIds = await workspaceChannelIds(c.var.deps.db, workspace_id);
-    await deleteWorkspace(c.var.deps.db, c.var.deps.notifier, c.var.caller.userId, workspace_id);
+    const { readOnlyThreadIds } = await deleteWorkspace(
+      c.var.deps.db,
+      c.var.deps.notifier,
+      c.var.caller.userId,
+      workspace_id,
+    );
     await closeChannelRooms(c.env.CHANNEL_ROOM, channelIds, c.var.log);
+    await closeReadOnlyThreads(c.env.DM_THREAD, readOnlyThreadIds, c.var.log);
     return c.body(null, 204);
   })
 
@@ -175,9 +182,16 @@ export const workspaceRoutes = new Hono<AppEnv>()
     validate("param", memberParam),
     async (c) => {
       const { workspace_id, user_id } = c.req.valid("param");
-      await removeMember(c.var.deps.db, c.var.deps.notifier, c.var.caller.userId, workspace_id, user_id);
+      const { readOnlyThreadIds } = await removeMember(
+        c.var.deps.db,
+        c.var.deps.notifier,
+        c.var.caller.userId,
+        workspace_id,
+        user_id,
+      );
       const channelIds = await workspaceChannelIds(c.var.deps.db, workspace_id);
       await disconnectUserFromChannels(c.env.CHANNEL_ROOM, channelIds, user_id, c.var.log);
+      await closeReadOnlyThreads(c.env.DM_THREAD, readOnlyThreadIds, c.var.log);
       return c.body(null, 204);
     },
   )

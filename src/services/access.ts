@@ -15,10 +15,16 @@
  *   does; the detail strings are the contract's, per route, so callers pass their own 404.
  * - Who can reach whom: two people can reach each other while they share a workspace (as members;
  *   a workspace's `owner_id` counts as one) or are friends. That one rule (`reachable`, below)
- *   decides whom /users/search and /users/online reveal (D19).
+ *   decides who may open a direct-message thread (D18), who may keep writing in one and hold its
+ *   socket, and whom /users/search and /users/online reveal (D19).
  * - A direct-message thread belongs to its two participants, and only to them, whatever workspace
  *   it was opened from (contract 2.9): 404 "Thread not found", 403 "Not part of this thread".
- *   Sharing a workspace is required to open a thread (D18, services/dm.ts), not to keep using it.
+ *   Nothing a third party does (deleting a workspace, removing a member) deletes it. While its two
+ *   people can reach each other it is a live conversation; once they cannot, it is read-only:
+ *   both still read its history, move their read pointer and delete their own messages, but
+ *   nobody posts, edits or holds its socket (403 THREAD_READ_ONLY), until they can reach each
+ *   other again (a new shared workspace, a friendship). Its socket carries presence, typing and
+ *   read receipts, which only pass between people within reach, as /users/online does.
  */
 import { type AnyColumn, and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
@@ -253,6 +259,10 @@ export async function canReach(db: Queryable, a: number, b: number): Promise<boo
   return rows[0]?.reachable === true;
 }
 
+/** The 403 detail, and socket close reason, of a thread whose participants can no longer reach each other. */
+export const THREAD_READ_ONLY =
+  "Thread is read-only: its participants share no workspace and are not friends";
+
 export interface ThreadAccess {
   thread: DirectMessageThread;
   /** The participant who is not the caller. */
@@ -265,17 +275,70 @@ export const isThreadParticipant = (
   userId: number,
 ) => thread.user1Id === userId || thread.user2Id === userId;
 
+export interface ThreadAccessOptions {
+  /**
+   * The live conversation: posting, editing, and holding the thread's socket. Refused with 403
+   * THREAD_READ_ONLY while the participants cannot reach each other. Without it (reading,
+   * listing, read pointers, deleting one's own messages) participation is enough.
+   */
+  live?: boolean;
+}
+
 /**
  * A direct-message thread the user takes part in (REST and the /ws/dm handshake alike): 404 "Thread
- * not found" if it does not exist, 403 "Not part of this thread" if the user is not a participant.
+ * not found" if it does not exist, 403 "Not part of this thread" if the user is not a participant,
+ * and with `live`, 403 THREAD_READ_ONLY if its two participants can no longer reach each other.
  */
 export async function requireThreadParticipant(
   db: Queryable,
   threadId: number,
   userId: number,
+  options: ThreadAccessOptions = {},
 ): Promise<ThreadAccess> {
-  const [thread] = await db.select().from(directMessageThreads).where(eq(directMessageThreads.id, threadId));
-  if (!thread) throw notFound("Thread not found");
+  const [row] = await db
+    .select({
+      thread: directMessageThreads,
+      reachable: options.live
+        ? sql<boolean>`${reachable(directMessageThreads.user1Id, directMessageThreads.user2Id)}`
+        : sql<boolean>`true`,
+    })
+    .from(directMessageThreads)
+    .where(eq(directMessageThreads.id, threadId));
+  if (!row) throw notFound("Thread not found");
+  const { thread } = row;
   if (!isThreadParticipant(thread, userId)) throw forbidden("Not part of this thread");
+  if (!row.reachable) throw forbidden(THREAD_READ_ONLY);
   return { thread, otherUserId: thread.user1Id === userId ? thread.user2Id : thread.user1Id };
+}
+
+/**
+ * The threads between one of `participants` and one of `partners` whose two people can no longer
+ * reach each other: what a change of membership or friendship among them turned read-only (their
+ * sockets are then closed, src/realtime/dm-thread.ts closeReadOnlyThreads). Asked after the change
+ * is committed.
+ */
+export async function threadsOutOfReach(
+  db: Queryable,
+  participants: readonly number[],
+  partners: readonly number[],
+): Promise<number[]> {
+  if (participants.length === 0 || partners.length === 0) return [];
+  // One array parameter each, whatever the size of a workspace (a parameter per id would meet
+  // PostgreSQL's limit of 65535 parameters).
+  const intArray = (ids: readonly number[]) =>
+    sql`${`{${ids.map((id) => Math.trunc(id)).join(",")}}`}::int[]`;
+  const p = intArray(participants);
+  const q = intArray(partners);
+  const t = directMessageThreads;
+  const rows = await db
+    .select({ id: t.id })
+    .from(t)
+    .where(
+      and(
+        sql`((${t.user1Id} = any(${p}) and ${t.user2Id} = any(${q}))
+          or (${t.user2Id} = any(${p}) and ${t.user1Id} = any(${q})))`,
+        sql`not ${reachable(t.user1Id, t.user2Id)}`,
+      ),
+    );
+  return rows.map((row) => row.id);
 }

@@ -6,9 +6,10 @@
  * however often, gets the same thread: the pair is stored in order (user1_id < user2_id) under a
  * unique key, so two opens racing each other collide in the database instead of creating two
  * threads (D22). Opening one needs the two to be able to reach each other (services/access.ts:
- * a shared workspace or a friendship). Its `workspace_id` records where the conversation was
- * started: the caller's workspace named when it was created, whether or not the other user is
- * in it; it is not part of any access rule.
+ * a shared workspace or a friendship); the thread outlives that, read-only (access.ts says what
+ * that allows). Its `workspace_id` records where the conversation was started: the caller's
+ * workspace named when it was created, whether or not the other user is in it; it is not part of
+ * any access rule, and becomes null when that workspace is deleted (the thread stays).
  *
  * Writes of messages are not made from here by routes: every post, edit and delete of a thread
  * goes through that thread's DmThread object (src/realtime/dm-thread.ts), the single writer that
@@ -33,7 +34,7 @@ import {
   users,
 } from "../db/schema";
 import { badRequest, forbidden, notFound } from "../errors";
-import { canReach, findWorkspaceRole, type Queryable } from "./access";
+import { canReach, findWorkspaceRole, type Queryable, reachable } from "./access";
 import { findUserByEmail, getUser } from "./accounts";
 import { type Author, type PageQuery, UNREAD_COUNT_CAP } from "./messages";
 
@@ -60,6 +61,8 @@ export interface ThreadView {
   participants: [Author, Author];
   /** The caller's unread messages in the thread (capped at UNREAD_COUNT_CAP). */
   unreadCount: number;
+  /** The two can no longer reach each other: history only, nothing new (services/access.ts). */
+  readOnly: boolean;
 }
 
 export interface ReadStatus {
@@ -172,7 +175,7 @@ export interface ThreadListQuery {
 
 interface ThreadRow extends Record<string, unknown> {
   id: number;
-  workspace_id: number;
+  workspace_id: number | null;
   user1_id: number;
   user2_id: number;
   created_at: string | Date;
@@ -182,6 +185,7 @@ interface ThreadRow extends Record<string, unknown> {
   u2_display_name: string | null;
   u2_avatar_url: string | null;
   unread: number;
+  reachable: boolean;
 }
 
 const asDate = (value: string | Date) => (value instanceof Date ? value : new Date(value));
@@ -190,7 +194,7 @@ function toThreadView(row: ThreadRow): ThreadView {
   return {
     thread: {
       id: Number(row.id),
-      workspaceId: Number(row.workspace_id),
+      workspaceId: row.workspace_id === null ? null : Number(row.workspace_id),
       user1Id: Number(row.user1_id),
       user2Id: Number(row.user2_id),
       createdAt: asDate(row.created_at),
@@ -201,6 +205,7 @@ function toThreadView(row: ThreadRow): ThreadView {
       { id: Number(row.user2_id), displayName: row.u2_display_name, avatarUrl: row.u2_avatar_url },
     ],
     unreadCount: Number(row.unread),
+    readOnly: row.reachable !== true,
   };
 }
 
@@ -235,7 +240,8 @@ async function selectThreads(
               where m.thread_id = page.id and m.id > coalesce(r.last_read_message_id, 0)
                 and not m.is_deleted and m.sender_id <> ${callerId}
               limit ${UNREAD_COUNT_CAP}
-            ) as unread_rows) as unread
+            ) as unread_rows) as unread,
+           ${reachable(sql`page.user1_id`, sql`page.user2_id`)} as reachable
     from page
     join ${users} u1 on u1.id = page.user1_id
     join ${users} u2 on u2.id = page.user2_id

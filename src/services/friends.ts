@@ -18,6 +18,7 @@ import { type FriendRequest, friendRequests, friends, type User, users } from ".
 import { badRequest, conflict, forbidden, notFound } from "../errors";
 import type { FriendRequestView } from "../presenters/friends";
 import { toUserPublic } from "../presenters/users";
+import { threadsOutOfReach } from "./access";
 import { getUser } from "./accounts";
 import type { Notifier } from "./notifier";
 import { findByHandle } from "./users";
@@ -245,9 +246,15 @@ export async function cancelFriendRequest(ctx: FriendsContext, callerId: number,
 
 /**
  * DELETE /friends/{user_id}: ends a friendship. The other user's lists are told to refresh
- * (friend.removed, added by this project, with who ended it).
+ * (friend.removed, added by this project, with who ended it). Their direct-message thread stays;
+ * if they share no workspace either, it becomes read-only (services/access.ts), and its id is
+ * returned so that its sockets are closed.
  */
-export async function unfriend(ctx: FriendsContext, callerId: number, otherId: number) {
+export async function unfriend(
+  ctx: FriendsContext,
+  callerId: number,
+  otherId: number,
+): Promise<{ readOnlyThreadIds: number[] }> {
   if (!isRowId(otherId)) throw notFound("Friend not found");
   const removed = await ctx.db.transaction(async (tx) => {
     await lockPair(tx, callerId, otherId);
@@ -262,9 +269,11 @@ export async function unfriend(ctx: FriendsContext, callerId: number, otherId: n
       .returning({ id: friends.id });
   });
   if (removed.length === 0) throw notFound("Friend not found");
+  const readOnlyThreadIds = await threadsOutOfReach(ctx.db, [callerId], [otherId]);
   const caller = await getUser(ctx.db, callerId);
   await ctx.notifier.notify(otherId, {
     type: "friend.removed",
     payload: { user_id: callerId, by: caller ? toUserPublic(caller) : null },
   });
+  return { readOnlyThreadIds };
 }

@@ -10,8 +10,6 @@ import { uniqueViolation } from "../db/errors";
 import {
   channelMembers,
   channels,
-  directMessages,
-  directMessageThreads,
   messages,
   users,
   type Workspace,
@@ -30,6 +28,7 @@ import {
   requireWorkspaceManager,
   requireWorkspaceMember,
   requireWorkspaceOwner,
+  threadsOutOfReach,
   type WorkspaceAccess,
   type WorkspaceRole,
 } from "./access";
@@ -143,18 +142,26 @@ export async function updateWorkspace(
   return { workspace: updated, role };
 }
 
+/** What a change of membership did to direct-message threads. */
+export interface MembershipChange {
+  /** Threads whose two participants can no longer reach each other: their sockets are to close. */
+  readOnlyThreadIds: number[];
+}
+
 /**
- * Deletes the workspace and everything in it (channels, their messages and members, DM threads,
- * invites, memberships). Its audit trail stays, ending with the deletion. Members are told with
- * `workspace.deleted`; people with a pending invite with `invite.cancelled`, which makes the
- * web app refetch its invites.
+ * Deletes the workspace and everything in it (channels, their messages and members, invites,
+ * memberships). Direct-message threads are not in it: they belong to their two people, and keep
+ * their messages (their `workspace_id` becomes null, by the foreign key); those whose people no
+ * longer reach each other become read-only (services/access.ts). Its audit trail stays, ending
+ * with the deletion. Members are told with `workspace.deleted`; people with a pending invite
+ * with `invite.cancelled`, which makes the web app refetch its invites.
  */
 export async function deleteWorkspace(
   db: Queryable,
   notifier: Notifier,
   callerId: number,
   workspaceId: number,
-) {
+): Promise<MembershipChange> {
   const { workspace } = await requireWorkspaceOwner(db, workspaceId, callerId);
   const { memberIds, pendingInvites } = await db.transaction(async (tx) => {
     const members = await tx
@@ -166,12 +173,6 @@ export async function deleteWorkspace(
       .select({ id: channels.id })
       .from(channels)
       .where(eq(channels.workspaceId, workspaceId));
-    const threadIds = tx
-      .select({ id: directMessageThreads.id })
-      .from(directMessageThreads)
-      .where(eq(directMessageThreads.workspaceId, workspaceId));
-    await tx.delete(directMessages).where(inArray(directMessages.threadId, threadIds));
-    await tx.delete(directMessageThreads).where(eq(directMessageThreads.workspaceId, workspaceId));
     await tx.delete(messages).where(inArray(messages.channelId, channelIds));
     await tx.delete(channelMembers).where(inArray(channelMembers.channelId, channelIds));
     await tx.delete(channels).where(eq(channels.workspaceId, workspaceId));
@@ -188,6 +189,8 @@ export async function deleteWorkspace(
     });
     return { memberIds: new Set([callerId, ...members.map((m) => m.userId)]), pendingInvites };
   });
+  const formerMembers = [...memberIds];
+  const readOnlyThreadIds = await threadsOutOfReach(db, formerMembers, formerMembers);
   const deleted: NotificationEvent = {
     type: "workspace.deleted",
     payload: {
@@ -203,6 +206,7 @@ export async function deleteWorkspace(
       { type: "invite.cancelled", payload: toInviteRead(view) },
     ]),
   ]);
+  return { readOnlyThreadIds };
 }
 
 const ROLE_ORDER = sql`case ${workspaceMembers.role} when 'owner' then 0 when 'admin' then 1 else 2 end`;
@@ -342,7 +346,8 @@ export async function transferOwnership(
 /**
  * Removes a member, or leaves when the target is the caller. Admins may remove members but not
  * other admins; nobody removes the owner, who leaves only after transferring ownership. The
- * member's channel memberships in the workspace go with them.
+ * member's channel memberships in the workspace go with them; their direct-message threads stay,
+ * read-only with the members they can no longer reach (services/access.ts).
  */
 export async function removeMember(
   db: Queryable,
@@ -350,7 +355,7 @@ export async function removeMember(
   callerId: number,
   workspaceId: number,
   targetId: number,
-) {
+): Promise<MembershipChange> {
   const leaving = targetId === callerId;
   const { workspace, role: callerRole } = leaving
     ? await requireWorkspaceMember(db, workspaceId, callerId)
@@ -364,7 +369,7 @@ export async function removeMember(
   if (!leaving && callerRole === "admin" && targetRole === "admin") {
     throw forbidden("Only the owner can remove an admin");
   }
-  await db.transaction(async (tx) => {
+  const remaining = await db.transaction(async (tx) => {
     await tx
       .delete(channelMembers)
       .where(
@@ -387,7 +392,13 @@ export async function removeMember(
       targetId,
       details: { role: targetRole },
     });
+    return tx
+      .select({ userId: workspaceMembers.userId })
+      .from(workspaceMembers)
+      .where(eq(workspaceMembers.workspaceId, workspaceId));
   });
+  const partners = [workspace.ownerId, ...remaining.map((m) => m.userId)];
+  const readOnlyThreadIds = await threadsOutOfReach(db, [targetId], partners);
   await notifyAll(notifier, [
     [
       targetId,
@@ -402,4 +413,5 @@ export async function removeMember(
       },
     ],
   ]);
+  return { readOnlyThreadIds };
 }

@@ -78,6 +78,7 @@ describe("POST /dm/threads", () => {
       workspace_id: cast.workspaceId,
       participants: byId(pairA, pairB).map(publicOf),
       unread_count: 0,
+      read_only: false,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/),
       updated_at: null,
     });

@@ -94,9 +94,10 @@ export async function befriend(app: TestApp, a: TestUser, b: TestUser) {
 
 export interface ThreadBody {
   id: number;
-  workspace_id: number;
+  workspace_id: number | null;
   participants: { id: number; display_name: string | null; avatar_url: string | null }[];
   unread_count: number;
+  read_only: boolean;
   created_at: string;
   updated_at: string | null;
 }

@@ -16,6 +16,8 @@ import { DirectMessageRead, ReadStatus, ThreadRead } from "../schemas";
 const tag = "direct messages";
 
 const THREAD_ERRORS = { 403: "`Not part of this thread`.", 404: "`Thread not found`." };
+/** Saying something new (posting, editing) needs the two to still reach each other. */
+const READ_ONLY = "`Thread is read-only: its participants share no workspace and are not friends`";
 
 export const dmOperations = [
   operation({
@@ -75,7 +77,7 @@ export const dmOperations = [
     params: threadParam,
     body: directMessageCreate,
     ok: { description: "The message, with the caller's `client_id`.", schema: DirectMessageRead },
-    errors: THREAD_ERRORS,
+    errors: { ...THREAD_ERRORS, 403: `\`Not part of this thread\` or ${READ_ONLY}.` },
     routeLimit: "messages per user",
   }),
   operation({
@@ -87,7 +89,7 @@ export const dmOperations = [
     body: directMessageEdit,
     ok: { description: "The edited message.", schema: DirectMessageRead },
     errors: {
-      403: "`Not part of this thread` or `Forbidden`.",
+      403: `\`Not part of this thread\`, \`Forbidden\` or ${READ_ONLY}.`,
       404: "`Thread not found` or `Message not found`.",
     },
   }),

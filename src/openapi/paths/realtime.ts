@@ -75,7 +75,9 @@ export const realtimeOperations = [
     tag,
     summary: "A direct-message thread's socket: messages, typing, presence, read receipts",
     description:
-      "The handshake makes the checks REST makes (`Thread not found`, `Not part of this thread`). " +
+      "The handshake makes the checks REST makes (`Thread not found`, `Not part of this thread`), " +
+      "and refuses a read-only thread, whose two people share no workspace and are not friends " +
+      "(`Thread is read-only: ...`); its open sockets are closed (1008) when that happens. " +
       "`since` works as on the channel socket.",
     params: z.object({ thread_id: z.number().int() }),
     query: z.object({ ...tokenQuery, since }),
