@@ -8,7 +8,8 @@
  * `workspace_id` is null once the workspace the thread was started from is deleted. A deleted
  * message never carries its content.
  */
-import type { DirectMessageView, ReadStatus, ThreadView } from "../services/dm";
+import type { DirectMessageView, ThreadView } from "../services/dm";
+import type { ReadStatus } from "../services/dm-reads";
 import { isoTime, toUserPublic } from "./users";
 
 export function toThreadRead(view: ThreadView) {

@@ -28,8 +28,8 @@
  *     `read {thread_id, user_id, last_read_message_id}` to both participants' sockets. As a queue
  *     step a receipt follows the messages it covers, and receipts of one user (several devices)
  *     are broadcast in the order their pointer moved, so a client never sees it move back.
- *   - Unread counts are not kept here: they are computed from the pointers (services/dm.ts), so
- *     they are right on every device and across restarts (D15).
+ *   - Unread counts are not kept here: they are computed from the pointers
+ *     (services/dm-reads.ts), so they are right on every device and across restarts (D15).
  *   - Presence (contract 3.4): every socket's join is announced to the thread as `presence`
  *     online, the new socket included, as the original did. A user whose last socket on the thread
  *     closed is announced offline only when their notifications feed has no socket either: the
@@ -49,9 +49,8 @@ import {
   editDirectMessage,
   getDirectMessage,
   insertDirectMessage,
-  markThreadRead,
-  type ReadStatus,
 } from "../services/dm";
+import { markThreadRead, type ReadStatus } from "../services/dm-reads";
 import { createNotifier } from "../services/notifications";
 import type { Notifier } from "../services/notifier";
 import type { MessageScope } from "../services/rate-limits";
@@ -132,7 +131,7 @@ export interface DirectDeleteInput extends ThreadScope {
 
 export interface DirectReadInput extends ThreadScope {
   userId: number;
-  /** null or 0: everything so far (services/dm.ts markThreadRead). */
+  /** null or 0: everything so far (services/dm-reads.ts markThreadRead). */
   lastReadMessageId: number | null;
 }
 

@@ -45,7 +45,6 @@ import { requireThreadParticipant } from "../services/access";
 import { normaliseEmail } from "../services/accounts";
 import {
   type DirectChangeOutcome,
-  getReadStatus,
   getThreadView,
   listDirectMessages,
   listThreads,
@@ -53,6 +52,7 @@ import {
   THREAD_PAGE_DEFAULT,
   THREAD_PAGE_MAX,
 } from "../services/dm";
+import { getReadStatus } from "../services/dm-reads";
 import {
   CLIENT_ID_MAX_CHARS,
   MESSAGE_MAX_CHARS,
@@ -141,7 +141,7 @@ export const directMessageCreate = z.object({
   client_id: z.string().max(CLIENT_ID_MAX_CHARS).nullish(),
 });
 export const directMessageEdit = z.object({ content: zContent() });
-/** `null`, 0 or absent: everything so far (services/dm.ts markThreadRead). */
+/** `null`, 0 or absent: everything so far (services/dm-reads.ts markThreadRead). */
 export const threadReadUpdate = z.object({ last_read_message_id: zCursor().nullish() });
 
 function unwrapChange(outcome: DirectChangeOutcome) {
