@@ -21,13 +21,15 @@ import { workspaceChannelIds } from "../services/channels";
 import { cancelInvite, createInvite, listWorkspaceInvites } from "../services/invites";
 import {
   changeMemberRole,
+  listMembers,
+  removeMember,
+  transferOwnership,
+} from "../services/workspace-members";
+import {
   createWorkspace,
   deleteWorkspace,
   getWorkspace,
-  listMembers,
   listWorkspaces,
-  removeMember,
-  transferOwnership,
   updateWorkspace,
 } from "../services/workspaces";
 
