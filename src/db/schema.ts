@@ -149,6 +149,9 @@ export const workspaces = pgTable(
     primaryKey({ name: "pk_workspaces", columns: [t.id] }),
     index("ix_workspaces_id").on(t.id),
     unique("uq_workspaces_slug").on(t.slug),
+    // Added by this project (migration 0005): who can reach whom counts an owner by owner_id
+    // (services/access.ts reachable), asked per user.
+    index("ix_workspaces_owner_id").on(t.ownerId),
     fk("fk_workspaces_owner_id_users", t.ownerId, users.id),
   ],
 );
@@ -309,7 +312,12 @@ export const directMessageThreads = pgTable(
   "direct_message_threads",
   {
     id: serial("id").notNull(),
-    workspaceId: integer("workspace_id").notNull(),
+    /**
+     * Where the conversation was started (the opener's workspace); no access rule reads it. NOT NULL in the
+     * original; nullable since migration 0005, which also made its foreign key ON DELETE SET NULL: a thread
+     * belongs to its two people and outlives the workspace (services/access.ts, services/dm.ts).
+     */
+    workspaceId: integer("workspace_id"),
     /** The pair with user1_id < user2_id (ck_direct_message_threads_user_order since migration 0004). */
     user1Id: integer("user1_id").notNull(),
     user2Id: integer("user2_id").notNull(),
@@ -329,7 +337,9 @@ export const directMessageThreads = pgTable(
     index("ix_direct_message_threads_user2_id").on(t.user2Id),
     fk("fk_direct_message_threads_user1_id_users", t.user1Id, users.id),
     fk("fk_direct_message_threads_user2_id_users", t.user2Id, users.id),
-    fk("fk_direct_message_threads_workspace_id_workspaces", t.workspaceId, workspaces.id),
+    fk("fk_direct_message_threads_workspace_id_workspaces", t.workspaceId, workspaces.id).onDelete(
+      "set null",
+    ),
   ],
 );
 

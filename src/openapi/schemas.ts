@@ -256,9 +256,20 @@ export const NotReady = z
 export const ThreadRead = z
   .strictObject({
     id: id(),
-    workspace_id: z.number().int().describe("Recorded at creation only; a thread is per pair of users"),
+    workspace_id: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The opener's workspace, recorded at creation only (a thread is per pair of users); null once that workspace is deleted",
+      ),
     participants: z.array(UserPublic).describe("The two users, lower id first, the caller included"),
     unread_count: z.number().int(),
+    read_only: z
+      .boolean()
+      .describe(
+        "The two share no workspace and are not friends: the history stays readable, nothing new can be sent",
+      ),
     created_at: timestamp().nullable(),
     updated_at: timestamp().nullable(),
   })

@@ -3,8 +3,10 @@
  *
  * Socket `message` events carry one shape whether the message came over REST or a socket: the
  * original sent `sender_id` in one and `updated_at` in the other; here both are always present.
- * Additive fields: `unread_count` in ReadStatus, `thread_id` in `read` events. A deleted message
- * never carries its content.
+ * Additive fields: `unread_count` in ReadStatus, `thread_id` in `read` events, `read_only` in
+ * ThreadRead (the two can no longer reach each other: services/access.ts). ThreadRead's
+ * `workspace_id` is null once the workspace the thread was started from is deleted. A deleted
+ * message never carries its content.
  */
 import type { ReadState, StoredMessage } from "../services/conversation-messages";
 import type { ThreadView } from "../services/dm";
@@ -16,6 +18,7 @@ export function toThreadRead(view: ThreadView) {
     workspace_id: view.thread.workspaceId,
     participants: view.participants.map(toUserPublic),
     unread_count: view.unreadCount,
+    read_only: view.readOnly,
     created_at: isoTime(view.thread.createdAt),
     updated_at: isoTime(view.thread.updatedAt),
   };

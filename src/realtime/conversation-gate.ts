@@ -11,6 +11,9 @@ import type { Refusal } from "./write-queue";
 /** A refusal, or what was asked for. Every RPC of a conversation object answers this way (never by throwing). */
 export type Gated<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
+/** What a call needs: to read the conversation, to write to it, or to hold a socket on it. */
+export type Need = "read" | "write" | "socket";
+
 export const refused = (refusal: Refusal): { ok: false; refusal: Refusal } => ({ ok: false, refusal });
 
 export class ConversationGate<C extends Conversation> {
@@ -60,7 +63,7 @@ export class ConversationGate<C extends Conversation> {
   async check(
     id: number,
     userId: number,
-    need: "read" | "write",
+    need: Need,
   ): Promise<Gated<{ conversation: C; standing: Standing }>> {
     this.claim(id);
     const conversation = await this.current();
@@ -71,7 +74,9 @@ export class ConversationGate<C extends Conversation> {
       standing = await this.rules.standing(this.db(), conversation, userId);
       this.standings.set(userId, standing, now);
     }
-    const refusal = standing.readRefusal ?? (need === "write" ? standing.writeRefusal : null);
+    const refusal =
+      standing.readRefusal ??
+      (need === "write" ? standing.writeRefusal : need === "socket" ? standing.socketRefusal : null);
     return refusal ? refused(refusal) : { ok: true, value: { conversation, standing } };
   }
 

@@ -23,8 +23,13 @@ export interface Conversation {
 export interface Standing {
   /** Why the user may not read (see, subscribe to, list), or null. */
   readRefusal: Refusal | null;
-  /** Why the user may not write (post, edit, delete, move their read pointer), or null. */
+  /** Why the user may not write (post, edit), or null. */
   writeRefusal: Refusal | null;
+  /**
+   * Why the user may not hold a socket here, beyond reading (a read-only thread carries no live
+   * presence or typing), or null.
+   */
+  socketRefusal: Refusal | null;
   /** May delete others' messages. */
   moderator: boolean;
 }
@@ -48,6 +53,11 @@ export interface ConversationKindRules<C extends Conversation> {
   /** What a missing conversation answers (404), and what closes its sockets when it is deleted. */
   notFound: Refusal;
   deletedReason: string;
+  /**
+   * What deleting one's message needs: writing (a channel: an archived channel keeps its history as
+   * it is) or only reading (a thread: a read-only thread still lets each delete their own words).
+   */
+  removeNeeds: "read" | "write";
   /** The conversation as it is now, or undefined when it does not exist. */
   load(db: Database, id: number): Promise<C | undefined>;
   standing(db: Database, conversation: C, userId: number): Promise<Standing>;

@@ -42,7 +42,7 @@ import type {
 export type { Gated };
 
 import { ConversationData } from "./conversation-data";
-import { ConversationGate, type Gated, refused } from "./conversation-gate";
+import { ConversationGate, type Gated, type Need, refused } from "./conversation-gate";
 import { conversationName, feedName, PING_FRAME, PONG_FRAME, userTag } from "./names";
 import { createNotifier } from "./notifier";
 import { Presence } from "./presence";
@@ -141,14 +141,14 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
 
   /** Edits a message (its author only) and broadcasts `message.updated`. */
   edit(input: { conversationId: number; userId: number; messageId: number; content: string }) {
-    return this.change(input, "message.updated", () =>
+    return this.change(input, "write", "message.updated", () =>
       this.data.edit(input.userId, input.messageId, input.content),
     );
   }
 
   /** Soft-deletes a message (its author, or a moderator) and broadcasts `message.deleted`. */
   remove(input: { conversationId: number; userId: number; messageId: number }) {
-    return this.change(input, "message.deleted", (standing) =>
+    return this.change(input, this.rules.removeNeeds, "message.deleted", (standing) =>
       this.data.remove(input.userId, input.messageId, standing.moderator),
     );
   }
@@ -213,7 +213,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
     let closed = 0;
     for (const userId of affected) {
       if (!this.hasOpenSocket(userId)) continue;
-      const gate = await this.gate.check(id, userId, "read");
+      const gate = await this.gate.check(id, userId, "socket");
       if (gate.ok) continue;
       closed += this.closeUserSockets(userId, CLOSE_CODES.policy, "Access revoked").length;
       this.presenceOf.leaveIfGone(userId);
@@ -238,7 +238,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       return refuseHandshake(400, "Bad socket hand-off");
     const since = handOff.fields.since;
     try {
-      const gate = await this.gate.check(id, handOff.userId, "read");
+      const gate = await this.gate.check(id, handOff.userId, "socket");
       if (!gate.ok) return refuseHandshake(403, gate.refusal.detail);
       const mismatch = this.rules.handshakeRefusal(gate.value.conversation, handOff.fields);
       if (mismatch) return refuseHandshake(403, mismatch.detail);
@@ -371,7 +371,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   private async guarded<T>(
     id: number,
     userId: number,
-    need: "read" | "write",
+    need: Need,
     work: (conversation: C, standing: Standing) => Promise<T>,
   ): Promise<Gated<T>> {
     try {
@@ -418,10 +418,11 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
 
   private change(
     input: { conversationId: number; userId: number; messageId: number },
+    need: Need,
     eventType: string,
     run: (standing: Standing) => Promise<ChangeOutcome>,
   ): Promise<Gated<StoredMessage>> {
-    return this.guarded(input.conversationId, input.userId, "write", (conversation, standing) =>
+    return this.guarded(input.conversationId, input.userId, need, (conversation, standing) =>
       this.queue.enqueueTask(async () => {
         const outcome = await run(standing);
         if (outcome.kind === "not_found") throw new Refused(messageNotFound);

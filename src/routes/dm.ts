@@ -3,8 +3,10 @@
  *
  * - POST /dm/threads: the thread of the caller and another user (by `user_id` or
  *   `participant_email`, exactly one), the same one whoever opens it, from whichever workspace and
- *   however often; created only if both users share the workspace named (D18). Oneself is a 400
- *   and an unknown user a 404 (D9). 200 ThreadRead, created or not (as the original).
+ *   however often; created only if the two can reach each other: any shared workspace, or
+ *   friends (D18, services/access.ts). `workspace_id` names the caller's workspace, which a new
+ *   thread records. Oneself is a 400 and an unknown user a 404 (D9). 200 ThreadRead, created or
+ *   not (as the original).
  * - GET /dm/threads: the caller's threads, most recent activity first (the newest message, else
  *   the thread's creation), with the caller's `unread_count`; `q` matches the other participant's
  *   handle only (D20); `limit` 1..50 (default 50), `offset` >= 0 as the web app pages;
@@ -27,6 +29,9 @@
  * Every message and read route is answered by the thread's object (realtime/dm-thread.ts), the
  * single gate of its messages: 404 "Thread not found" and 403 "Not part of this thread" as the
  * original, then the limit (429).
+ * A thread whose participants can no longer reach each other is read-only (services/access.ts):
+ * posting and editing answer 403; reading, read pointers and deleting one's own messages still
+ * work.
  */
 import { Hono } from "hono";
 import { z } from "zod";

@@ -46,6 +46,7 @@ export const userParam = z.object({ user_id: zInt() });
 const friendsContext = (c: Context<AppEnv>): FriendsContext => ({
   db: c.var.deps.db,
   notifier: c.var.deps.notifier,
+  realtime: c.var.deps.realtime,
 });
 
 const listFriendsHandlers = createFactory<AppEnv>().createHandlers(

@@ -18,13 +18,15 @@ import { AUDIT_PAGE_MAX, listAuditLogs } from "../services/audit-log";
 import { cancelInvite, createInvite, listWorkspaceInvites } from "../services/invites";
 import {
   changeMemberRole,
+  listMembers,
+  removeMember,
+  transferOwnership,
+} from "../services/workspace-members";
+import {
   createWorkspace,
   deleteWorkspace,
   getWorkspace,
-  listMembers,
   listWorkspaces,
-  removeMember,
-  transferOwnership,
   updateWorkspace,
 } from "../services/workspaces";
 

@@ -13,11 +13,20 @@
  *   recovers a private channel whose members all left, and the audit log records it.
  * - Missing things answer 404 and existing ones the caller may not reach 403, as the original
  *   does; the detail strings are the contract's, per route, so callers pass their own 404.
+ * - Who can reach whom: two people can reach each other while they share a workspace (as members;
+ *   a workspace's `owner_id` counts as one) or are friends. That one rule (`reachable`, below)
+ *   decides who may open a direct-message thread (D18), who may keep writing in one and hold its
+ *   socket, and whom /users/search and /users/online reveal (D19).
  * - A direct-message thread belongs to its two participants, and only to them, whatever workspace
  *   it was opened from (contract 2.9): 404 "Thread not found", 403 "Not part of this thread".
- *   Sharing a workspace is required to open a thread (D18, services/dm.ts), not to keep using it.
+ *   Nothing a third party does (deleting a workspace, removing a member) deletes it. While its two
+ *   people can reach each other it is a live conversation; once they cannot, it is read-only:
+ *   both still read its history, move their read pointer and delete their own messages, but
+ *   nobody posts, edits or holds its socket (403 THREAD_READ_ONLY), until they can reach each
+ *   other again (a new shared workspace, a friendship). Its socket carries presence, typing and
+ *   read receipts, which only pass between people within reach, as /users/online does.
  */
-import { and, eq } from "drizzle-orm";
+import { type AnyColumn, and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import {
@@ -26,6 +35,7 @@ import {
   channels,
   type DirectMessageThread,
   directMessageThreads,
+  friends,
   type Workspace,
   workspaceMembers,
   workspaces,
@@ -216,6 +226,43 @@ export async function isWorkspaceMember(
   return Boolean(found?.role);
 }
 
+/** A user id in SQL: a number, a column, or an expression of the outer query. */
+export type UserIdSql = number | AnyColumn | SQL;
+
+/**
+ * SQL that is true while users `a` and `b` can reach each other: they share a workspace (its
+ * `workspace_members` rows, or its `owner_id`, which counts even where an adopted database lacks
+ * the owner's row) or they are friends. Written once, here; every check of reach uses it.
+ */
+export function reachable(userA: UserIdSql, userB: UserIdSql): SQL {
+  // A number is sent as an untyped parameter: cast it, or least()/greatest() would see text.
+  const typed = (user: UserIdSql) => (typeof user === "number" ? sql`${user}::int` : user);
+  const [a, b] = [typed(userA), typed(userB)];
+  const workspacesOf = (user: SQL | AnyColumn) => sql`
+    select workspace_id from ${workspaceMembers} where user_id = ${user}
+    union all select id from ${workspaces} where owner_id = ${user}`;
+  return sql`(
+    exists (
+      select 1 from (${workspacesOf(a)}) as mine
+      join (${workspacesOf(b)}) as theirs on theirs.workspace_id = mine.workspace_id
+    )
+    or exists (
+      select 1 from ${friends}
+      where user1_id = least(${a}, ${b}) and user2_id = greatest(${a}, ${b})
+    )
+  )`;
+}
+
+/** Whether two users can reach each other (see `reachable`). */
+export async function canReach(db: Queryable, a: number, b: number): Promise<boolean> {
+  const rows = await db.execute<{ reachable: boolean }>(sql`select ${reachable(a, b)} as reachable`);
+  return rows[0]?.reachable === true;
+}
+
+/** The 403 detail, and socket close reason, of a thread whose participants can no longer reach each other. */
+export const THREAD_READ_ONLY =
+  "Thread is read-only: its participants share no workspace and are not friends";
+
 export interface ThreadAccess {
   thread: DirectMessageThread;
   /** The participant who is not the caller. */
@@ -228,17 +275,82 @@ export const isThreadParticipant = (
   userId: number,
 ) => thread.user1Id === userId || thread.user2Id === userId;
 
+export interface ThreadAccessOptions {
+  /**
+   * The live conversation: posting, editing, and holding the thread's socket. Refused with 403
+   * THREAD_READ_ONLY while the participants cannot reach each other. Without it (reading,
+   * listing, read pointers, deleting one's own messages) participation is enough.
+   */
+  live?: boolean;
+}
+
 /**
  * A direct-message thread the user takes part in (REST and the /ws/dm handshake alike): 404 "Thread
- * not found" if it does not exist, 403 "Not part of this thread" if the user is not a participant.
+ * not found" if it does not exist, 403 "Not part of this thread" if the user is not a participant,
+ * and with `live`, 403 THREAD_READ_ONLY if its two participants can no longer reach each other.
  */
 export async function requireThreadParticipant(
   db: Queryable,
   threadId: number,
   userId: number,
+  options: ThreadAccessOptions = {},
 ): Promise<ThreadAccess> {
-  const [thread] = await db.select().from(directMessageThreads).where(eq(directMessageThreads.id, threadId));
-  if (!thread) throw notFound("Thread not found");
+  const [row] = await db
+    .select({
+      thread: directMessageThreads,
+      reachable: options.live
+        ? sql<boolean>`${reachable(directMessageThreads.user1Id, directMessageThreads.user2Id)}`
+        : sql<boolean>`true`,
+    })
+    .from(directMessageThreads)
+    .where(eq(directMessageThreads.id, threadId));
+  if (!row) throw notFound("Thread not found");
+  const { thread } = row;
   if (!isThreadParticipant(thread, userId)) throw forbidden("Not part of this thread");
+  if (!row.reachable) throw forbidden(THREAD_READ_ONLY);
   return { thread, otherUserId: thread.user1Id === userId ? thread.user2Id : thread.user1Id };
+}
+
+/**
+ * The threads between one of `participants` and one of `partners` whose two people can no longer
+ * reach each other: what a change of membership or friendship among them turned read-only (their
+ * objects are then told, which closes their sockets). Asked after the change is committed.
+ */
+export function threadsOutOfReach(
+  db: Queryable,
+  participants: readonly number[],
+  partners: readonly number[],
+) {
+  return threadsBetween(db, participants, partners, { outOfReachOnly: true });
+}
+
+/**
+ * The threads between one of `participants` and one of `partners` (with `outOfReachOnly`, only
+ * those whose two people can no longer reach each other).
+ */
+export async function threadsBetween(
+  db: Queryable,
+  participants: readonly number[],
+  partners: readonly number[],
+  options: { outOfReachOnly?: boolean } = {},
+): Promise<number[]> {
+  if (participants.length === 0 || partners.length === 0) return [];
+  // One array parameter each, whatever the size of a workspace (a parameter per id would meet
+  // PostgreSQL's limit of 65535 parameters).
+  const intArray = (ids: readonly number[]) =>
+    sql`${`{${ids.map((id) => Math.trunc(id)).join(",")}}`}::int[]`;
+  const p = intArray(participants);
+  const q = intArray(partners);
+  const t = directMessageThreads;
+  const rows = await db
+    .select({ id: t.id })
+    .from(t)
+    .where(
+      and(
+        sql`((${t.user1Id} = any(${p}) and ${t.user2Id} = any(${q}))
+          or (${t.user2Id} = any(${p}) and ${t.user1Id} = any(${q})))`,
+        options.outOfReachOnly ? sql`not ${reachable(t.user1Id, t.user2Id)}` : undefined,
+      ),
+    );
+  return rows.map((row) => row.id);
 }

@@ -5,7 +5,11 @@
  * A thread belongs to a pair of users. Whoever of the two opens it, from whichever workspace and
  * however often, gets the same thread: the pair is stored in order (user1_id < user2_id) under a
  * unique key, so two opens racing each other collide in the database instead of creating two
- * threads (D22). The `workspace_id` recorded when the thread was created is kept and shown.
+ * threads (D22). Opening one needs the two to be able to reach each other (services/access.ts:
+ * a shared workspace or a friendship); the thread outlives that, read-only (access.ts says what
+ * that allows). Its `workspace_id` records where the conversation was started: the caller's
+ * workspace named when it was created, whether or not the other user is in it; it is not part of
+ * any access rule, and becomes null when that workspace is deleted (the thread stays).
  *
  * A thread's messages and read pointers are written once for channels and threads alike
  * (services/conversation-messages.ts), through the thread's object (realtime/dm-thread.ts). Read
@@ -25,7 +29,7 @@ import {
   users,
 } from "../db/schema";
 import { badRequest, forbidden, notFound } from "../errors";
-import { findWorkspaceRole, isWorkspaceMember, type Queryable } from "./access";
+import { canReach, findWorkspaceRole, type Queryable, reachable } from "./access";
 import { findUserByEmail, getUser } from "./accounts";
 import type { Author } from "./conversation-messages";
 import { UNREAD_COUNT_CAP } from "./message-rules";
@@ -53,17 +57,14 @@ export interface ThreadView {
   participants: [Author, Author];
   /** The caller's unread messages in the thread (capped at UNREAD_COUNT_CAP). */
   unreadCount: number;
-}
-
-export interface ReadStatus {
-  threadId: number;
-  selfLastReadMessageId: number;
-  otherLastReadMessageId: number;
-  /** The caller's unread messages after their pointer. */
-  unreadCount: number;
+  /** The two can no longer reach each other: history only, nothing new (services/access.ts). */
+  readOnly: boolean;
 }
 
 const userNotFound = () => notFound("User not found");
+
+/** Why a thread with this user cannot be created (they were named by id). */
+export const NOT_WITHIN_REACH = "You share no workspace with this user and are not friends";
 
 // ---------------------------------------------------------------------------------------------
 // Threads
@@ -86,13 +87,15 @@ export interface OpenThreadInput {
 /**
  * POST /dm/threads: the thread of the caller and another user, created if the pair has none.
  *
- * The checks, in order: the workspace exists (404 "Workspace not found") and the caller is a
- * member (403 "Forbidden"); the other user exists (404 "User not found") and is not the caller
- * (400, D9). An existing thread of the pair is then returned whatever workspace it was opened
- * from: the two already talk. Creating one needs the other user to be a member of the workspace
- * too (D18): 403 "User is not a member of this workspace" when named by id; when named by e-mail,
- * 404 "User not found" as for an unknown address, so the route cannot be used to learn which
- * addresses are registered.
+ * The checks, in order: the workspace named exists (404 "Workspace not found") and the caller is
+ * a member (403 "Forbidden"): it is the caller's own workspace, the one the conversation is
+ * started from (the web app sends its selected one), and is what a new thread records. The other
+ * user exists (404 "User not found") and is not the caller (400, D9). An existing thread of the
+ * pair is then returned whatever workspace it was opened from, read-only or not: the two already
+ * talk. Creating one needs the two to be able to reach each other, through any shared workspace
+ * or a friendship (D18): 403 NOT_WITHIN_REACH when named by id; when named by e-mail, 404 "User
+ * not found" as for an unknown address, so the route cannot be used to learn which addresses are
+ * registered.
  */
 export async function openThread(
   db: Database,
@@ -119,9 +122,9 @@ export async function openThread(
   if (existing) return { thread: existing, created: false };
 
   await charge();
-  if (!(await isWorkspaceMember(db, input.workspaceId, other.id))) {
+  if (!(await canReach(db, callerId, other.id))) {
     if (input.userId === undefined) throw userNotFound();
-    throw forbidden("User is not a member of this workspace");
+    throw forbidden(NOT_WITHIN_REACH);
   }
 
   try {
@@ -160,7 +163,7 @@ export interface ThreadListQuery {
 
 interface ThreadRow extends Record<string, unknown> {
   id: number;
-  workspace_id: number;
+  workspace_id: number | null;
   user1_id: number;
   user2_id: number;
   created_at: string | Date;
@@ -170,6 +173,7 @@ interface ThreadRow extends Record<string, unknown> {
   u2_display_name: string | null;
   u2_avatar_url: string | null;
   unread: number;
+  reachable: boolean;
 }
 
 const asDate = (value: string | Date) => (value instanceof Date ? value : new Date(value));
@@ -178,7 +182,7 @@ function toThreadView(row: ThreadRow): ThreadView {
   return {
     thread: {
       id: Number(row.id),
-      workspaceId: Number(row.workspace_id),
+      workspaceId: row.workspace_id === null ? null : Number(row.workspace_id),
       user1Id: Number(row.user1_id),
       user2Id: Number(row.user2_id),
       createdAt: asDate(row.created_at),
@@ -189,6 +193,7 @@ function toThreadView(row: ThreadRow): ThreadView {
       { id: Number(row.user2_id), displayName: row.u2_display_name, avatarUrl: row.u2_avatar_url },
     ],
     unreadCount: Number(row.unread),
+    readOnly: row.reachable !== true,
   };
 }
 
@@ -223,7 +228,8 @@ async function selectThreads(
               where m.thread_id = page.id and m.id > coalesce(r.last_read_message_id, 0)
                 and not m.is_deleted and m.sender_id <> ${callerId}
               limit ${UNREAD_COUNT_CAP}
-            ) as unread_rows) as unread
+            ) as unread_rows) as unread,
+           ${reachable(sql`page.user1_id`, sql`page.user2_id`)} as reachable
     from page
     join ${users} u1 on u1.id = page.user1_id
     join ${users} u2 on u2.id = page.user2_id

@@ -18,13 +18,13 @@ import { type FriendRequest, friendRequests, friends, type User, users } from ".
 import { badRequest, conflict, forbidden, notFound } from "../errors";
 import type { FriendRequestView } from "../presenters/friends";
 import { toUserPublic } from "../presenters/users";
+import { threadsBetween, threadsOutOfReach } from "./access";
 import { getUser } from "./accounts";
-import type { Notifier } from "./notifier";
+import type { Effects } from "./effects";
 import { findByHandle } from "./users";
 
-export interface FriendsContext {
+export interface FriendsContext extends Effects {
   db: Database;
-  notifier: Notifier;
 }
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
@@ -209,6 +209,13 @@ async function respond(
     return changed as FriendRequest;
   });
 
+  if (outcome === "accepted") {
+    // A thread the two had, read-only while they could not reach each other, is live again.
+    await ctx.realtime.accessChanged(
+      "dm",
+      await threadsBetween(ctx.db, [updated.requesterId], [updated.addresseeId]),
+    );
+  }
   const result = await view(ctx.db, updated);
   await ctx.notifier.notify(updated.requesterId, {
     type: outcome === "accepted" ? "friend.accepted" : "friend.declined",
@@ -245,9 +252,11 @@ export async function cancelFriendRequest(ctx: FriendsContext, callerId: number,
 
 /**
  * DELETE /friends/{user_id}: ends a friendship. The other user's lists are told to refresh
- * (friend.removed, added by this project, with who ended it).
+ * (friend.removed, added by this project, with who ended it). Their direct-message thread stays;
+ * if they share no workspace either, it becomes read-only (services/access.ts) and its sockets
+ * close.
  */
-export async function unfriend(ctx: FriendsContext, callerId: number, otherId: number) {
+export async function unfriend(ctx: FriendsContext, callerId: number, otherId: number): Promise<void> {
   if (!isRowId(otherId)) throw notFound("Friend not found");
   const removed = await ctx.db.transaction(async (tx) => {
     await lockPair(tx, callerId, otherId);
@@ -262,6 +271,8 @@ export async function unfriend(ctx: FriendsContext, callerId: number, otherId: n
       .returning({ id: friends.id });
   });
   if (removed.length === 0) throw notFound("Friend not found");
+  // Their thread, if they share no workspace either, is now read-only: its sockets close.
+  await ctx.realtime.accessChanged("dm", await threadsOutOfReach(ctx.db, [callerId], [otherId]));
   const caller = await getUser(ctx.db, callerId);
   await ctx.notifier.notify(otherId, {
     type: "friend.removed",

@@ -9,7 +9,7 @@ import { users, workspaceInvites, workspaceMembers, workspaces } from "../db/sch
 import { badRequest, conflict, forbidden, notFound } from "../errors";
 import { type InviteView, toInviteRead } from "../presenters/invites";
 import { toWorkspaceRead } from "../presenters/workspaces";
-import { isWorkspaceMember, type Queryable, requireWorkspaceManager } from "./access";
+import { isWorkspaceMember, type Queryable, requireWorkspaceManager, threadsBetween } from "./access";
 import { recordAudit } from "./audit-log";
 import { workspaceChannelIds } from "./channels";
 import type { Effects } from "./effects";
@@ -183,11 +183,22 @@ export async function answerInvite(
       ]);
     }
   }
-  // A new member reads the workspace's public channels at once, whatever a channel remembered.
-  if (joined)
-    await effects.realtime.accessChanged("channel", await workspaceChannelIds(db, invite.workspaceId), [
-      callerId,
-    ]);
+  if (joined) {
+    // A new member reads the workspace's public channels at once, whatever a channel remembered,
+    // and threads with its members that were read-only are live again.
+    const channelIds = await workspaceChannelIds(db, invite.workspaceId);
+    await effects.realtime.accessChanged("channel", channelIds, [callerId]);
+    const members = await db
+      .select({ userId: workspaceMembers.userId })
+      .from(workspaceMembers)
+      .where(eq(workspaceMembers.workspaceId, invite.workspaceId));
+    const threads = await threadsBetween(
+      db,
+      [callerId],
+      members.map((m) => m.userId),
+    );
+    await effects.realtime.accessChanged("dm", threads);
+  }
   await notifyAll(effects.notifier, deliveries);
   return view;
 }

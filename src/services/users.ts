@@ -15,6 +15,7 @@ import { badRequest, conflict, notFound, serviceUnavailable } from "../errors";
 import type { Logger } from "../log";
 import { onlineKey } from "../store/keys";
 import type { KeyValueStore } from "../store/store";
+import { reachable } from "./access";
 import { allocateHandle, getUser } from "./accounts";
 
 /** The longest handle there is (a 32-character base, '#', four digits). */
@@ -38,22 +39,11 @@ export async function findByHandle(db: Database, raw: string): Promise<User> {
 }
 
 /**
- * Whether `other` is within the caller's reach: the caller, a member of a workspace the caller
- * belongs to, or a friend. (Workspace ownership is a membership row with role `owner`.)
+ * Whether `other` is within the caller's reach: the caller, or someone the caller can reach (a
+ * shared workspace or a friendship; the rule is services/access.ts `reachable`).
  */
-function withinReach(callerId: number, other: SQL | typeof users.id): SQL {
-  return sql`(
-    ${other} = ${callerId}
-    or exists (
-      select 1 from workspace_members mine
-      join workspace_members theirs on theirs.workspace_id = mine.workspace_id
-      where mine.user_id = ${callerId} and theirs.user_id = ${other}
-    )
-    or exists (
-      select 1 from friends f
-      where f.user1_id = least(${other}, ${callerId}) and f.user2_id = greatest(${other}, ${callerId})
-    )
-  )`;
+function withinReach(callerId: number, other: typeof users.id): SQL {
+  return sql`(${other} = ${callerId} or ${reachable(callerId, other)})`;
 }
 
 /**

@@ -7,7 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
 import { login, type TestUser } from "../support/users";
-import { as, buildCast, type Cast, newMember, openThread, postDm, type ThreadBody } from "./world";
+import {
+  as,
+  befriend,
+  buildCast,
+  type Cast,
+  newMember,
+  openThread,
+  postDm,
+  stranger,
+  type ThreadBody,
+  workspaceOf,
+} from "./world";
 
 let app: TestApp;
 let cast: Cast;
@@ -59,6 +70,45 @@ describe("authorization matrix (contract 2.9)", () => {
         expect(res.status, `${method} ${path}`).toBe(method === "DELETE" ? 204 : 200);
       }
     }
+  });
+
+  it("lets a pair of friends who share no workspace use every route", async () => {
+    const [a, b] = [await stranger(app, "FriendA"), await stranger(app, "FriendB")];
+    await befriend(app, a, b);
+    const own = await openThread(app, a, b, await workspaceOf(app, a));
+    for (const user of [a, b]) {
+      const message = await postDm(app, user, own.id, `from ${user.displayName}`);
+      for (const [method, path, json] of routesOf(own.id, message.id)) {
+        const res = await as(app, user).request(method, path, { json });
+        expect(res.status, `${method} ${path}`).toBe(method === "DELETE" ? 204 : 200);
+      }
+    }
+  });
+
+  it("lets a pair that can no longer reach each other read, mark read and delete; posting and editing answer 403", async () => {
+    const { thread: own, a, b } = await freshThread();
+    const messages = [await postDm(app, a, own.id, "from a"), await postDm(app, b, own.id, "from b")];
+    expect((await as(app, cast.alice).delete(`/workspaces/${cast.workspaceId}/members/${b.id}`)).status).toBe(
+      204,
+    );
+    const readOnly = {
+      detail: "Thread is read-only: its participants share no workspace and are not friends",
+    };
+    for (const [user, message] of [
+      [a, messages[0]],
+      [b, messages[1]],
+    ] as const) {
+      for (const [method, path, json] of routesOf(own.id, message?.id)) {
+        const res = await as(app, user).request(method, path, { json });
+        const says = method === "POST" && path.endsWith("/messages");
+        if (says || method === "PATCH") {
+          expect(res, `${method} ${path}`).toMatchObject({ status: 403, body: readOnly });
+        } else {
+          expect(res.status, `${method} ${path}`).toBe(method === "DELETE" ? 204 : 200);
+        }
+      }
+    }
+    expect(await storedContents(own.id)).toEqual(["from a", "from b"]);
   });
 
   it("refuses a member of the same workspace, another workspace's member and a user in none with 403", async () => {

@@ -4,7 +4,9 @@
  * folded into the one the original itself returned for the pair, with all their messages; every
  * pair is stored in order; the new keys then refuse duplicates; and the history present at the
  * migration counts as read (the original's read state was in Redis, which a migration cannot read).
- * The adopted threads then work through the API.
+ * The adopted threads then work through the API. Migration 0005 then lets them outlive the
+ * workspace they were started from: the original's foreign key refused to delete a workspace with
+ * threads, and deleting them would take two people's history.
  */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,6 +113,33 @@ describe("migration 0004 on an adopted database with duplicate threads", () => {
         other_last_read_message_id: 11,
         unread_count: 1,
       });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("migration 0005 on the adopted database", () => {
+  it("keeps an adopted thread when its workspace is deleted, read-only when its people no longer meet", async () => {
+    const app: TestApp = await startApp({ database });
+    try {
+      const alice = await login(app, "alice@example.com", "alice-password-1");
+      const asAlice = api(app, { token: alice.access_token });
+      // Acme (1) holds thread 12, Alice and Carol's; Carol is in no other workspace of Alice's and
+      // not her friend. Thread 10 (Alice and Bob, friends) was started in Beta (2).
+      expect((await asAlice.delete("/workspaces/1")).status).toBe(204);
+      const threads = await sql`select id, workspace_id from direct_message_threads order by id`;
+      expect(threads.map((t) => [t.id, t.workspace_id])).toEqual([
+        [10, 2],
+        [12, null],
+      ]);
+      const list = await asAlice.get("/dm/threads");
+      expect(list.body.map((t: { id: number; read_only: boolean }) => [t.id, t.read_only])).toEqual([
+        [10, false],
+        [12, true],
+      ]);
+      const history = await asAlice.get("/dm/threads/12/messages");
+      expect(history.body.map((m: { content: string }) => m.content)).toEqual(["Carol here"]);
     } finally {
       await app.close();
     }

@@ -12,6 +12,7 @@ import { jwtPayload, login, type TestUser } from "../support/users";
 import { connectSocket, rawHandshake, type TestSocket } from "../support/ws";
 import {
   as,
+  befriend,
   buildCast,
   type Cast,
   dmPath,
@@ -25,8 +26,10 @@ import {
   openThread,
   postDm,
   refusal,
+  stranger,
   type ThreadBody,
   take,
+  workspaceOf,
 } from "./world";
 
 let app: TestApp;
@@ -107,6 +110,29 @@ describe("handshake (contract 3.1; D7)", () => {
     for (const [label, path, detail] of cases) {
       expect(await rawHandshake(app.url, path), label).toEqual({ status: 403, body: { detail } });
       expect(await refusal(`${app.url.replace(/^http/, "ws")}${path}`), label).toBe(403);
+    }
+  });
+
+  it("admits a pair of friends who share no workspace, and refuses a pair that can no longer reach each other", async () => {
+    const [a, b] = [await stranger(app, "SockFriendA"), await stranger(app, "SockFriendB")];
+    await befriend(app, a, b);
+    const friends = await openThread(app, a, b, await workspaceOf(app, a));
+    const socket = await joinDm(app, friends.id, b);
+    const message = await postDm(app, a, friends.id, "friends talk");
+    expect((await socket.next("message")).payload).toMatchObject({ id: message.id });
+    await socket.close();
+
+    const { threadId, a: x, b: y } = await freshPair();
+    expect((await as(app, cast.alice).delete(`/workspaces/${cast.workspaceId}/members/${y.id}`)).status).toBe(
+      204,
+    );
+    const detail = "Thread is read-only: its participants share no workspace and are not friends";
+    for (const user of [x, y]) {
+      expect(await rawHandshake(app.url, dmPath(threadId, user.accessToken))).toEqual({
+        status: 403,
+        body: { detail },
+      });
+      expect(await refusal(dmUrl(app, threadId, { token: user.accessToken }))).toBe(403);
     }
   });
 

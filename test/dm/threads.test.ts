@@ -1,14 +1,28 @@
 /**
  * Direct-message threads (contract 2.9; D9, D13, D18, D20, D22): POST /dm/threads and GET
  * /dm/threads, their codes and bad inputs, one thread per pair whoever opens it (concurrently
- * too), the order by last activity, unread counts, and a search that matches the other
- * participant only. Includes the original's tests of threads (contract section 10).
+ * too), between any two people who can reach each other (a shared workspace or a friendship),
+ * the order by last activity, unread counts, and a search that matches the other participant
+ * only. Includes the original's tests of threads (contract section 10).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
 import { login, type TestUser } from "../support/users";
-import { as, buildCast, type Cast, invite, newMember, openThread, postDm, type ThreadBody } from "./world";
+import {
+  as,
+  befriend,
+  buildCast,
+  type Cast,
+  invite,
+  joinDm,
+  newMember,
+  openThread,
+  postDm,
+  stranger,
+  type ThreadBody,
+  workspaceOf,
+} from "./world";
 
 let app: TestApp;
 let cast: Cast;
@@ -21,6 +35,7 @@ afterAll(async () => {
   await app?.close();
 });
 
+const notWithinReach = "You share no workspace with this user and are not friends";
 const publicOf = (user: TestUser) => ({ id: user.id, display_name: user.displayName, avatar_url: null });
 const byId = (a: TestUser, b: TestUser) => (a.id < b.id ? [a, b] : [b, a]);
 
@@ -63,6 +78,7 @@ describe("POST /dm/threads", () => {
       workspace_id: cast.workspaceId,
       participants: byId(pairA, pairB).map(publicOf),
       unread_count: 0,
+      read_only: false,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/),
       updated_at: null,
     });
@@ -119,15 +135,10 @@ describe("POST /dm/threads", () => {
     }
   });
 
-  it("needs both users in the workspace named to create a thread (D18)", async () => {
+  it("needs the two to share a workspace or be friends, and the caller to be in the workspace named (D18)", async () => {
     const cases: [TestUser, object, number, string][] = [
-      // Dave shares no workspace with Alice.
-      [
-        cast.alice,
-        { workspace_id: cast.workspaceId, user_id: cast.dave.id },
-        403,
-        "User is not a member of this workspace",
-      ],
+      // Dave shares no workspace with Alice, and they are not friends (test/dm/reach.test.ts has friends).
+      [cast.alice, { workspace_id: cast.workspaceId, user_id: cast.dave.id }, 403, notWithinReach],
       // By e-mail, such a user is as unknown as an unregistered address: no probing of addresses.
       [
         cast.alice,
@@ -135,12 +146,7 @@ describe("POST /dm/threads", () => {
         404,
         "User not found",
       ],
-      [
-        cast.alice,
-        { workspace_id: cast.workspaceId, user_id: cast.olga.id },
-        403,
-        "User is not a member of this workspace",
-      ],
+      [cast.alice, { workspace_id: cast.workspaceId, user_id: cast.olga.id }, 403, notWithinReach],
       // A workspace the caller is not in, or none.
       [cast.alice, { workspace_id: cast.otherWorkspaceId, user_id: cast.dave.id }, 403, "Forbidden"],
       [cast.olga, { workspace_id: cast.workspaceId, user_id: cast.alice.id }, 403, "Forbidden"],
@@ -368,5 +374,75 @@ describe("GET /dm/threads", () => {
       status: 401,
       body: { detail: "Not authenticated" },
     });
+  });
+});
+
+describe("POST /dm/threads between people who can reach each other (issue 13 item 5)", () => {
+  it("opens one between friends who share no workspace, from the caller's workspace, as the web app asks", async () => {
+    const [x, y] = [await stranger(app, "OpenX"), await stranger(app, "OpenY")];
+    const [xs, ys] = [await workspaceOf(app, x), await workspaceOf(app, y)];
+    await befriend(app, x, y);
+    const res = await as(app, x).post("/dm/threads", { json: { workspace_id: xs, user_id: y.id } });
+    expect(res.status, res.text).toBe(200);
+    // The thread records the workspace it was started from, which the friend is not in.
+    expect(res.body).toMatchObject({ workspace_id: xs, unread_count: 0 });
+    const fromY = await openThread(app, y, x, ys);
+    expect(fromY).toMatchObject({ id: res.body.id, workspace_id: xs });
+    const byEmail = await as(app, y).post("/dm/threads", {
+      json: { workspace_id: ys, participant_email: x.email },
+    });
+    expect(byEmail).toMatchObject({ status: 200, body: { id: res.body.id } });
+
+    const socket = await joinDm(app, res.body.id, y);
+    const message = await postDm(app, x, res.body.id, "found you");
+    expect((await socket.next("message")).payload).toMatchObject({ id: message.id });
+    await socket.close();
+  });
+
+  it("opens one with a friend who is in no workspace at all", async () => {
+    const [x, loner] = [await stranger(app, "HasWs"), await stranger(app, "Loner")];
+    const xs = await workspaceOf(app, x);
+    await befriend(app, loner, x);
+    const thread = await openThread(app, x, loner, xs);
+    expect(thread.workspace_id).toBe(xs);
+    await postDm(app, loner, thread.id, "hello from nowhere");
+  });
+
+  it("opens one through any shared workspace, whichever workspace of the caller is named", async () => {
+    const owner = await stranger(app, "AnyOwner");
+    const [x, y] = [await stranger(app, "AnyX"), await stranger(app, "AnyY")];
+    await workspaceOf(app, owner, [x, y]);
+    const selected = await workspaceOf(app, x);
+    const thread = await openThread(app, x, y, selected);
+    expect(thread.workspace_id).toBe(selected);
+  });
+
+  it("counts a workspace's owner by owner_id, as an adopted database may lack the owner's row", async () => {
+    const [owner, x] = [await stranger(app, "RowlessOwner"), await stranger(app, "RowlessX")];
+    const ws = await workspaceOf(app, owner, [x]);
+    await app.sql`delete from workspace_members where workspace_id = ${ws} and user_id = ${owner.id}`;
+    expect((await openThread(app, x, owner, ws)).participants.map((p) => p.id).sort()).toEqual(
+      [owner.id, x.id].sort(),
+    );
+  });
+
+  it("refuses people who share no workspace and are not friends: 403 by id, 404 by e-mail, nothing created", async () => {
+    const [x, y] = [await stranger(app, "FarX"), await stranger(app, "FarY")];
+    const [xs] = [await workspaceOf(app, x), await workspaceOf(app, y)];
+    // A pending friend request is not a friendship.
+    expect(
+      (await as(app, x).post("/friends/requests", { json: { addressee_display_name: y.displayName } }))
+        .status,
+    ).toBe(200);
+    const byId = await as(app, x).post("/dm/threads", { json: { workspace_id: xs, user_id: y.id } });
+    expect(byId).toMatchObject({ status: 403, body: { detail: notWithinReach } });
+    // By e-mail such a user is as unknown as an unregistered address: no probing of addresses.
+    const byEmail = await as(app, x).post("/dm/threads", {
+      json: { workspace_id: xs, participant_email: y.email },
+    });
+    expect(byEmail).toMatchObject({ status: 404, body: { detail: "User not found" } });
+    const [row] = await app.sql<{ n: number }[]>`select count(*)::int as n from direct_message_threads
+      where ${x.id} in (user1_id, user2_id)`;
+    expect(row?.n).toBe(0);
   });
 });

@@ -73,11 +73,31 @@ export async function newMember(app: TestApp, cast: Cast, name = "Member"): Prom
   return user;
 }
 
+/** A new user in no workspace. */
+export const stranger = (app: TestApp, name: string) => registerUser(app, { displayName: name });
+
+/** A workspace created by `owner` through the API, with these users invited and accepted. */
+export async function workspaceOf(app: TestApp, owner: TestUser, members: TestUser[] = []): Promise<number> {
+  const ws = await ok(as(app, owner).post("/workspaces", { json: { name: `Ws ${label()}` } }), "workspace");
+  for (const member of members) await invite(app, owner, ws.id, member);
+  return ws.id;
+}
+
+/** Makes two users friends through the API: a request by handle, accepted. */
+export async function befriend(app: TestApp, a: TestUser, b: TestUser) {
+  const request = await ok(
+    as(app, a).post("/friends/requests", { json: { addressee_display_name: b.displayName } }),
+    "friend request",
+  );
+  await ok(as(app, b).post(`/friends/requests/${request.id}/accept`), "accept friend request");
+}
+
 export interface ThreadBody {
   id: number;
-  workspace_id: number;
+  workspace_id: number | null;
   participants: { id: number; display_name: string | null; avatar_url: string | null }[];
   unread_count: number;
+  read_only: boolean;
   created_at: string;
   updated_at: string | null;
 }

@@ -135,7 +135,7 @@ describe("PATCH /workspaces/{id}", () => {
 });
 
 describe("DELETE /workspaces/{id}", () => {
-  it("deletes the workspace and everything in it, and tells every member", async () => {
+  it("deletes the workspace and everything in it but DM threads, and tells every member", async () => {
     const world = await buildWorld(app, cast);
     await app.sql`insert into messages (channel_id, user_id, content, is_edited, is_deleted)
                   values (${world.publicChannelId}, ${cast.owner.id}, 'hello', false, false)`;
@@ -168,9 +168,13 @@ describe("DELETE /workspaces/{id}", () => {
     const [left] = await app.sql`
       select (select count(*) from channels where workspace_id = ${world.workspaceId})::int as channels,
              (select count(*) from workspace_members where workspace_id = ${world.workspaceId})::int as members,
-             (select count(*) from workspace_invites where workspace_id = ${world.workspaceId})::int as invites,
-             (select count(*) from direct_message_threads where workspace_id = ${world.workspaceId})::int as threads`;
-    expect(left).toEqual({ channels: 0, members: 0, invites: 0, threads: 0 });
+             (select count(*) from workspace_invites where workspace_id = ${world.workspaceId})::int as invites`;
+    expect(left).toEqual({ channels: 0, members: 0, invites: 0 });
+    // A DM thread belongs to its two people, not to the workspace it was started from: it stays,
+    // with its messages, and no longer names the workspace (test/dm/reach.test.ts has the rest).
+    const kept = await app.sql`select t.workspace_id, m.content from direct_message_threads t
+                               join direct_messages m on m.thread_id = t.id where t.id = ${thread?.id ?? 0}`;
+    expect(kept).toEqual([{ workspace_id: null, content: "hi" }]);
     // Its audit trail stays, ending with the deletion.
     const [last] = await app.sql`select action from audit_logs where workspace_id = ${world.workspaceId}
                                  order by id desc limit 1`;

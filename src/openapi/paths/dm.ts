@@ -16,6 +16,8 @@ import { DirectMessageRead, ReadStatus, ThreadRead } from "../schemas";
 const tag = "direct messages";
 
 const THREAD_ERRORS = { 403: "`Not part of this thread`.", 404: "`Thread not found`." };
+/** Saying something new (posting, editing) needs the two to still reach each other. */
+const READ_ONLY = "`Thread is read-only: its participants share no workspace and are not friends`";
 
 export const dmOperations = [
   operation({
@@ -25,13 +27,17 @@ export const dmOperations = [
     summary: "Open the thread with another user",
     description:
       "Exactly one of `user_id` and `participant_email` (else 422 on `__root__`). The same thread is " +
-      "returned whoever opens it and from whichever workspace; it is created only when both users " +
-      "share the workspace named.",
+      "returned whoever opens it and from whichever workspace; it is created only when the two " +
+      "share any workspace or are friends, and records `workspace_id` (the caller's workspace, " +
+      "where the conversation was started). By e-mail, a user out of reach answers 404 like an " +
+      "unknown address.",
     body: threadCreate,
     ok: { description: "The thread, created or not.", schema: ThreadRead },
     errors: {
       400: "`Cannot create direct message thread with yourself`.",
-      403: "`Forbidden` (not a member of the workspace) or `User is not a member of this workspace`.",
+      403:
+        "`Forbidden` (the caller is not a member of the workspace named) or " +
+        "`You share no workspace with this user and are not friends`.",
       404: "`User not found` or `Workspace not found`.",
     },
     routeLimit: "threads opened per user",
@@ -71,7 +77,7 @@ export const dmOperations = [
     params: threadParam,
     body: directMessageCreate,
     ok: { description: "The message, with the caller's `client_id`.", schema: DirectMessageRead },
-    errors: THREAD_ERRORS,
+    errors: { ...THREAD_ERRORS, 403: `\`Not part of this thread\` or ${READ_ONLY}.` },
     routeLimit: "messages per user",
   }),
   operation({
@@ -83,7 +89,7 @@ export const dmOperations = [
     body: directMessageEdit,
     ok: { description: "The edited message.", schema: DirectMessageRead },
     errors: {
-      403: "`Not part of this thread` or `Forbidden`.",
+      403: `\`Not part of this thread\`, \`Forbidden\` or ${READ_ONLY}.`,
       404: "`Thread not found` or `Message not found`.",
     },
   }),

@@ -84,7 +84,12 @@ export const friendOperations = [
     tag,
     summary: "Unfriend",
     params: userParam,
-    ok: { status: 204, description: "No longer friends." },
+    ok: {
+      status: 204,
+      description:
+        "No longer friends. Their DM thread becomes read-only (its sockets are closed) unless they " +
+        "share a workspace.",
+    },
     errors: { 404: "`Friend not found`." },
   }),
 ];

@@ -1,5 +1,5 @@
 /**
- * The socket endpoints (contract 3; src/routes/realtime.ts, chat-socket.ts, dm-socket.ts), described
+ * The socket endpoints (contract 3; src/routes/sockets.ts), described
  * as the GET requests they are. Their handshakes parse the path and query by hand (a refusal is a
  * 403 before the upgrade, not a 422), so these parameter schemas are documentation only.
  */
@@ -75,7 +75,9 @@ export const realtimeOperations = [
     tag,
     summary: "A direct-message thread's socket: messages, typing, presence, read receipts",
     description:
-      "The handshake makes the checks REST makes (`Thread not found`, `Not part of this thread`). " +
+      "The handshake makes the checks REST makes (`Thread not found`, `Not part of this thread`), " +
+      "and refuses a read-only thread, whose two people share no workspace and are not friends " +
+      "(`Thread is read-only: ...`); its open sockets are closed (1008) when that happens. " +
       "`since` works as on the channel socket.",
     params: z.object({ thread_id: z.number().int() }),
     query: z.object({ ...tokenQuery, since }),

@@ -71,7 +71,12 @@ export const workspaceOperations = [
     tag,
     summary: "Delete a workspace (owner only)",
     params: workspaceParam,
-    ok: { status: 204, description: "Deleted, with its channels; their sockets are closed." },
+    ok: {
+      status: 204,
+      description:
+        "Deleted, with its channels; their sockets are closed. DM threads started there stay; those " +
+        "whose two people no longer share a workspace and are not friends become read-only.",
+    },
     errors: { 403: FORBIDDEN, 404: NOT_FOUND },
   }),
   operation({
@@ -135,7 +140,12 @@ export const workspaceOperations = [
     tag,
     summary: "Remove a member, or leave (the caller's own id)",
     params: memberParam,
-    ok: { status: 204, description: "Removed; their channel sockets are closed." },
+    ok: {
+      status: 204,
+      description:
+        "Removed; their channel sockets are closed, and their DM threads with people they no longer " +
+        "reach become read-only (those threads' sockets are closed).",
+    },
     errors: {
       400: "`The owner cannot leave the workspace; transfer ownership first`.",
       403: "`Forbidden`, `Cannot remove the owner` or `Only the owner can remove an admin`.",

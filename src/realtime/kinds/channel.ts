@@ -24,6 +24,7 @@ export const channelRules: ConversationKindRules<ChannelConversation> = {
   endpoint: "chat",
   table: channelMessageTable,
   notFound,
+  removeNeeds: "write",
   deletedReason: "Channel deleted",
 
   async load(db, id) {
@@ -40,11 +41,13 @@ export const channelRules: ConversationKindRules<ChannelConversation> = {
    */
   async standing(db, channel, userId) {
     const found = await findChannelAccess(db, channel.id, userId);
-    if (!found) return { readRefusal: notFound, writeRefusal: notFound, moderator: false };
+    if (!found)
+      return { readRefusal: notFound, writeRefusal: notFound, socketRefusal: null, moderator: false };
     const canRead = found.role !== null && canSeeChannel(found.channel, found.isChannelMember);
     return {
       readRefusal: canRead ? null : { code: "forbidden", detail: "Forbidden", closeSocket: true },
       writeRefusal: found.channel.isArchived ? { code: "archived", detail: "Channel is archived" } : null,
+      socketRefusal: null,
       moderator: isManager(found.role),
     };
   },

@@ -1,6 +1,9 @@
 /**
  * Direct-message threads as conversations (conversation-kind.ts):
- *   - Who may read and write: the thread's two participants (services/access.ts).
+ *   - Who may read: the thread's two participants. Who may write and hold its socket: the two, while
+ *     they can reach each other (a shared workspace or a friendship, services/access.ts); once
+ *     they cannot, the thread is read-only, and the change that made it so tells this object,
+ *     which closes its sockets.
  *   - "Is the recipient looking at the thread?" The original answered it from a per-process
  *     dictionary, wrong as soon as there were two processes. Here the object that holds every
  *     socket of the thread answers it right after it publishes a message: a recipient with no
@@ -16,7 +19,7 @@
 import { eq } from "drizzle-orm";
 import { directMessageThreads } from "../../db/schema";
 import { toDirectMessageEvent, toReadReceipt } from "../../presenters/dm";
-import { isThreadParticipant } from "../../services/access";
+import { canReach, isThreadParticipant, THREAD_READ_ONLY } from "../../services/access";
 import { directMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
 import type { Refusal } from "../write-queue";
@@ -36,6 +39,7 @@ export const dmRules: ConversationKindRules<ThreadConversation> = {
   endpoint: "dm",
   table: directMessageTable,
   notFound,
+  removeNeeds: "read",
   deletedReason: "Thread deleted",
 
   async load(db, id) {
@@ -50,15 +54,16 @@ export const dmRules: ConversationKindRules<ThreadConversation> = {
     return row;
   },
 
-  async standing(_db, thread, userId) {
-    const participant = isThreadParticipant(thread, userId);
-    return {
-      readRefusal: participant
-        ? null
-        : { code: "forbidden", detail: "Not part of this thread", closeSocket: true },
-      writeRefusal: null,
-      moderator: false,
-    };
+  async standing(db, thread, userId) {
+    if (!isThreadParticipant(thread, userId)) {
+      const outsider: Refusal = { code: "forbidden", detail: "Not part of this thread", closeSocket: true };
+      return { readRefusal: outsider, writeRefusal: outsider, socketRefusal: outsider, moderator: false };
+    }
+    const live = await canReach(db, thread.user1Id, thread.user2Id);
+    const readOnly: Refusal | null = live
+      ? null
+      : { code: "forbidden", detail: THREAD_READ_ONLY, closeSocket: true };
+    return { readRefusal: null, writeRefusal: readOnly, socketRefusal: readOnly, moderator: false };
   },
 
   handshakeRefusal: () => null,
