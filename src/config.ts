@@ -72,6 +72,7 @@ const environmentSchema = z
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     SESSION_CACHE_SECONDS: integer(15, 0, 300),
     WS_MAX_SOCKETS_PER_USER: integer(16, 1, 1000),
+    ACCESS_CACHE_SECONDS: integer(60, 1, 3600),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
     RATE_LIMITS_ENABLED: flag(true),
@@ -144,6 +145,11 @@ export interface Config {
   };
   /** Sockets one user may hold in one object (a conversation, or their notification feed). */
   sockets: { maxPerUser: number };
+  /**
+   * How long a conversation object trusts what it learned about access without being told of a
+   * change (realtime/access-cache.ts): the bound for changes made behind the app's back.
+   */
+  accessCacheSeconds: number;
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
@@ -267,6 +273,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         cacheSeconds: e.SESSION_CACHE_SECONDS,
       },
       sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER },
+      accessCacheSeconds: e.ACCESS_CACHE_SECONDS,
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,
       messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,

@@ -5,19 +5,21 @@
  * Exact, not eventual: every change that can take access away or give it (a member removed or
  * added, a role changed, a channel archived, made private or deleted, a workspace deleted) tells
  * the conversation's object (`accessChanged`, through the realtime port of services), which drops
- * what it knew. An entry also expires after ACCESS_TTL_MS, which only bounds the cost of a change
- * whose message got lost (an object that could not be reached), and the table is bounded.
+ * what it knew. An entry also expires after ACCESS_CACHE_SECONDS (60 by default), which bounds how
+ * long a change the object was not told of goes unnoticed (a message that got lost, or a change
+ * made in the database by hand), and the table is bounded.
  */
-export const ACCESS_TTL_MS = 60_000;
 const MAX_ENTRIES = 5_000;
 
 export class AccessCache<V> {
   private readonly entries = new Map<number, { value: V; at: number }>();
 
+  constructor(private readonly ttlMs: number) {}
+
   get(userId: number, now: number): V | undefined {
     const entry = this.entries.get(userId);
     if (!entry) return undefined;
-    if (now - entry.at >= ACCESS_TTL_MS) {
+    if (now - entry.at >= this.ttlMs) {
       this.entries.delete(userId);
       return undefined;
     }

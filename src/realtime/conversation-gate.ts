@@ -4,7 +4,7 @@
  * serves. Every read and write of the object passes `check` first (conversation-room.ts).
  */
 import type { Database } from "../db/client";
-import { ACCESS_TTL_MS, AccessCache } from "./access-cache";
+import { AccessCache } from "./access-cache";
 import type { Conversation, ConversationKindRules, Standing } from "./conversation-kind";
 import type { Refusal } from "./write-queue";
 
@@ -17,7 +17,7 @@ export type Need = "read" | "write" | "socket";
 export const refused = (refusal: Refusal): { ok: false; refusal: Refusal } => ({ ok: false, refusal });
 
 export class ConversationGate<C extends Conversation> {
-  private readonly standings = new AccessCache<Standing>();
+  private readonly standings: AccessCache<Standing>;
   private conversation: { value: C | undefined; at: number } | undefined;
   /** The id this object serves, learned from the first call that names it. */
   private claimed: number | undefined;
@@ -25,7 +25,11 @@ export class ConversationGate<C extends Conversation> {
   constructor(
     private readonly rules: ConversationKindRules<C>,
     private readonly db: () => Database,
-  ) {}
+    /** How long what was learned is trusted (ACCESS_CACHE_SECONDS). */
+    private readonly ttlMs: number,
+  ) {
+    this.standings = new AccessCache<Standing>(ttlMs);
+  }
 
   /** Guards against a caller that names one conversation and reaches another's object. */
   claim(id: number): void {
@@ -45,10 +49,10 @@ export class ConversationGate<C extends Conversation> {
     return this.claimed;
   }
 
-  /** The conversation as last loaded (reloaded after ACCESS_TTL_MS or `forget()`). */
+  /** The conversation as last loaded (reloaded after the cache period or `forget()`). */
   async current(): Promise<C | undefined> {
     const now = Date.now();
-    if (!this.conversation || now - this.conversation.at >= ACCESS_TTL_MS) {
+    if (!this.conversation || now - this.conversation.at >= this.ttlMs) {
       this.conversation = { value: await this.rules.load(this.db(), this.claimedId()), at: now };
     }
     return this.conversation.value;

@@ -89,7 +89,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   ) {
     super(ctx, env, rules.endpoint, `${rules.kind}-room`);
     this.clientIds = sqliteClientIds(ctx.storage.sql);
-    this.gate = new ConversationGate(rules, () => this.db);
+    this.gate = new ConversationGate(rules, () => this.db, (this.config?.accessCacheSeconds ?? 60) * 1000);
     this.data = new ConversationData(
       rules.table,
       () => this.db,
@@ -215,7 +215,10 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       if (!this.hasOpenSocket(userId)) continue;
       const gate = await this.gate.check(id, userId, "socket");
       if (gate.ok) continue;
-      closed += this.closeUserSockets(userId, CLOSE_CODES.policy, "Access revoked").length;
+      // Lost the conversation: "Access revoked"; still a reader (a read-only thread): why not live.
+      const reader = (await this.gate.check(id, userId, "read")).ok;
+      const reason = reader ? gate.refusal.detail : "Access revoked";
+      closed += this.closeUserSockets(userId, CLOSE_CODES.policy, reason).length;
       this.presenceOf.leaveIfGone(userId);
     }
     return closed;

@@ -33,7 +33,9 @@ const READ_ONLY = "Thread is read-only: its participants share no workspace and 
 let app: TestApp;
 
 beforeAll(async () => {
-  app = await startApp();
+  // A thread's object trusts what it learned about reach for a second only, so that a change made
+  // behind the API's back (below) is seen within the test.
+  app = await startApp({ env: { ACCESS_CACHE_SECONDS: "1" } });
 });
 afterAll(async () => {
   await app?.close();
@@ -264,9 +266,10 @@ describe("unfriending", () => {
 describe("a socket that outlived its reach", () => {
   it("has its message frame refused with an error event, stored nowhere, and is closed", async () => {
     const pair = await pairInWorkspace("Outlived");
-    // Reach ends behind the API's back (no request closes the sockets): the object's own
-    // check before writing must stop the message.
+    // Reach ends behind the API's back (no request tells the thread's object): once what the
+    // object learned has expired (ACCESS_CACHE_SECONDS), its check before writing stops the message.
     await app.sql`delete from workspace_members where workspace_id = ${pair.sharedId} and user_id = ${pair.y.id}`;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const clientId = randomUUID();
     pair.sockets[0].send({ type: "message", content: "into the void", client_id: clientId });
     expect((await pair.sockets[0].next("error")).payload).toEqual({
