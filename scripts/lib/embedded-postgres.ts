@@ -358,7 +358,20 @@ async function signalAndWait(pid: number, exited: Promise<void> | undefined): Pr
     } catch {
       return; // ESRCH: already gone
     }
-    if (await Promise.race([gone.then(() => true), sleep(waitMs).then(() => false)])) return;
+    if (await settlesWithin(gone, waitMs)) return;
+  }
+}
+
+/** Whether `promise` settles within `ms`; the timer is cleared either way (it would keep a process alive). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
