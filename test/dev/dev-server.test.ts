@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatEnvLine, parseDevVars } from "../../scripts/dev";
+import { formatEnvLine, parseDevVars } from "../../scripts/lib/dev-settings";
 import {
   embeddedDatabaseUrl,
   freePort,
