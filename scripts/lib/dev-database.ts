@@ -8,9 +8,9 @@
  * so that folder is left as it is and named at every start until the developer deletes it
  * (README, "Development database", says how to copy rows out of it).
  */
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";
+import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./embedded-postgres";
 import { keptSecret } from "./kept-secret";
 
 export interface DevDatabaseOptions {
@@ -34,17 +34,26 @@ export async function startDevDatabase(options: DevDatabaseOptions): Promise<Emb
     );
   }
   const firstStart = !existsSync(path.join(pgDataDir, "PG_VERSION"));
+  const passwordFile = path.join(dataDir, "postgres-password");
+  const password = keptSecret(passwordFile);
+  if (password.generated && !firstStart) {
+    rmSync(passwordFile, { force: true });
+    throw new EmbeddedPostgresError(
+      `${show(passwordFile)}, the password the embedded database in ${show(pgDataDir)} was made with, is ` +
+        `missing: put it back, or move ${show(pgDataDir)} aside to start with an empty database`,
+    );
+  }
   if (firstStart) say("creating the embedded database (first start only, a few seconds)");
   const started = Date.now();
   const embedded = await startEmbeddedPostgres({
     dataDir: pgDataDir,
     port,
-    password: keptSecret(path.join(dataDir, "postgres-password")).value,
+    password: password.value,
     log: say,
   });
   say(
     `DATABASE_URL is not set: started the embedded PostgreSQL ${embedded.version} on 127.0.0.1:${port} ` +
-      `in ${Date.now() - started} ms (data in ${show(pgDataDir)}, password in ${show(path.join(dataDir, "postgres-password"))})`,
+      `in ${Date.now() - started} ms (data in ${show(pgDataDir)}, password in ${show(passwordFile)})`,
   );
   return embedded;
 }

@@ -399,6 +399,12 @@ async function waitUntilReady(
       await sql`select 1`;
       return;
     } catch (error) {
+      // 28P01, 28000: it answers, but not to this password (the folder was made with another one).
+      if ((error as { code?: string }).code?.startsWith("28")) {
+        throw new EmbeddedPostgresError(
+          `the embedded database in ${dataDir} refused its password: ${(error as Error).message}`,
+        );
+      }
       last = (error as Error).message;
     } finally {
       await sql.end({ timeout: 1 }).catch(() => {});

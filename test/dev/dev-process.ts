@@ -26,16 +26,7 @@ export const WORKER_SETTINGS_TO_CLEAR = [
 ];
 
 /** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from "../support/store";
 
 export async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
