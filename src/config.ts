@@ -122,6 +122,9 @@ const environmentSchema = z
     }
   });
 
+/** The name of every setting, for tools that gather them (`npm run dev` hands each one to the Worker). */
+export const SETTING_NAMES: readonly string[] = Object.keys(environmentSchema.shape);
+
 export type Environment = "development" | "test" | "production";
 
 export interface Config {

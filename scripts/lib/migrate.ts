@@ -85,15 +85,10 @@ export async function migrateDatabase(
     onnotice: () => {},
     connection: { application_name: "braumchat-migrate" },
   });
-  let releaseLocal: (() => void) | undefined;
   let connected = false;
   try {
-    const server = await firstQuery(sql, target);
+    await firstQuery(sql, target);
     connected = true;
-    // PGlite serves every socket from one backend session, so an advisory lock does not exclude another
-    // connection there. Migrators of the same process (the dev server, tests) are serialised in memory
-    // instead; a PGlite database is only reachable by the process that embeds it anyway.
-    if (server[0]?.version.includes("PGlite")) releaseLocal = await lockInProcess(target);
 
     const [free] = await sql<
       { locked: boolean }[]
@@ -115,7 +110,6 @@ export async function migrateDatabase(
     await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`;
     return { adopted, applied };
   } finally {
-    releaseLocal?.();
     // Ending the session also releases the advisory lock if we got here by an error. A connection that
     // never opened is dropped at once.
     await sql.end({ timeout: connected ? 5 : 0 });
@@ -196,24 +190,6 @@ async function countJournal(sql: postgres.Sql): Promise<number> {
     { n: number }[]
   >`select count(*)::int as n from ${sql(MIGRATIONS_SCHEMA)}.${sql(MIGRATIONS_TABLE)}`;
   return row?.n ?? 0;
-}
-
-const localLocks = new Map<string, Promise<void>>();
-
-/** A FIFO mutex per key within this process; resolves to its release function. */
-async function lockInProcess(key: string): Promise<() => void> {
-  const previous = localLocks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const current = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const tail = previous.then(() => current);
-  localLocks.set(key, tail);
-  await previous;
-  return () => {
-    release();
-    if (localLocks.get(key) === tail) localLocks.delete(key);
-  };
 }
 
 /** `host:port` (or the socket directory) of a connection URL, for messages; never includes credentials. */

@@ -1,113 +1,52 @@
 /**
  * `npm run dev` (scripts/dev.ts) as a new user meets it: no DATABASE_URL, no store, no JWT_SECRET.
- * It must serve /health and /readyz, keep data across a restart, release its ports when stopped
- * with Ctrl+C, and pass settings to the Worker unchanged through its generated env file.
+ * It must start the embedded PostgreSQL, serve /health and /readyz, keep data across a restart, stop
+ * every process it started on Ctrl+C and even after `kill -9`, refuse a second server on the same data
+ * folder or a taken port with a message that says what to do, and pass settings to the Worker
+ * unchanged through its generated env file.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatEnvLine, parseDevVars } from "../../scripts/dev";
+import { formatEnvLine, parseDevVars } from "../../scripts/lib/dev-settings";
+import {
+  embeddedDatabaseUrl,
+  freePort,
+  makeDataDir,
+  portIsFree,
+  postmasterPid,
+  processesMentioning,
+  ROOT,
+  type Started,
+  startDev,
+  startGroup,
+  stopGroup,
+  WORKER_SETTINGS_TO_CLEAR,
+  waitFor200,
+} from "./dev-process";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 20_000;
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/** A process started in its own group, with its output kept for failure messages. */
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startGroup(
-  command: string,
-  args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): Started {
-  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Sends `signal` to the whole group and waits for its leader; SIGKILL if it does not go in time. */
-async function stopGroup(
-  started: Started | undefined,
-  signal: NodeJS.Signals = "SIGINT",
-): Promise<number | null> {
-  if (!started?.child.pid || started.child.exitCode !== null || started.child.signalCode !== null) {
-    return started?.child.exitCode ?? null;
-  }
-  const pid = started.child.pid;
-  const kill = (s: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, s);
-    } catch {
-      // already gone
-    }
-  };
-  kill(signal);
-  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS));
-  const result = await Promise.race([started.exited, timeout]);
-  if (result === "timeout") {
-    kill("SIGKILL");
-    throw new Error(`process group ${pid} did not stop within ${STOP_TIMEOUT_MS} ms:\n${started.output()}`);
-  }
-  return result;
-}
-
-/** Polls `url` until it answers 200 (returning the body), the process exits, or the time is up. */
-async function waitFor200(url: string, started: Started, timeoutMs = START_TIMEOUT_MS): Promise<unknown> {
+/** Polls until `check` holds (it names what is still wrong otherwise), or fails after `timeoutMs`. */
+async function eventually(check: () => Promise<string | undefined> | string | undefined, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
-  let last = "no answer";
+  let problem: string | undefined;
   while (Date.now() < deadline) {
-    if (started.child.exitCode !== null) {
-      throw new Error(
-        `exited with code ${started.child.exitCode} before ${url} answered:\n${started.output()}`,
-      );
-    }
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      const body = await response.text();
-      if (response.status === 200) return JSON.parse(body);
-      last = `${response.status} ${body}`;
-    } catch (error) {
-      last = String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    problem = await check();
+    if (problem === undefined) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last}):\n${started.output()}`);
+  throw new Error(`still, after ${timeoutMs} ms: ${problem}`);
+}
+
+async function withDatabase<T>(url: string, use: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return await use(sql);
+  } finally {
+    await sql.end();
+  }
 }
 
 describe("npm run dev with nothing configured", () => {
@@ -115,34 +54,33 @@ describe("npm run dev with nothing configured", () => {
   let env: NodeJS.ProcessEnv;
   let apiPort: number;
   let pgPort: number;
-  let current: Started | undefined;
+  const running: Started[] = [];
 
   const base = () => `http://127.0.0.1:${apiPort}`;
   const secretFile = () => path.join(dataDir, "dev-jwt-secret");
-  const startDev = () => {
-    // tsx itself rather than npx, whose own exit on SIGINT would hide the script's exit code.
-    current = startGroup(path.join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/dev.ts"], {
-      cwd: ROOT,
-      env,
-    });
-    return current;
+  const databaseUrl = () => embeddedDatabaseUrl(dataDir, pgPort);
+  const start = (overrides: NodeJS.ProcessEnv = {}) => {
+    const started = startDev({ ...env, ...overrides });
+    running.push(started);
+    return started;
+  };
+  /** Everything the dev server started is gone: its ports, and every process naming its data folder. */
+  const nothingLeft = async () => {
+    if (!(await portIsFree(apiPort))) return `port ${apiPort} (API) is taken`;
+    if (!(await portIsFree(pgPort))) return `port ${pgPort} (database) is taken`;
+    const left = processesMentioning(dataDir);
+    return left.length > 0
+      ? `still running: ${left.map((p) => `${p.pid} ${p.command}`).join("; ")}`
+      : undefined;
   };
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "braumchat-dev-"));
+    dataDir = makeDataDir("dev");
     apiPort = await freePort();
     pgPort = await freePort();
     env = { ...process.env };
     // A new user's machine: none of the settings, whatever the developer running the tests has.
-    for (const key of [
-      "DATABASE_URL",
-      "JWT_SECRET",
-      "UPSTASH_REDIS_REST_URL",
-      "UPSTASH_REDIS_REST_TOKEN",
-      "ENV",
-    ]) {
-      delete env[key];
-    }
+    for (const key of WORKER_SETTINGS_TO_CLEAR) delete env[key];
     Object.assign(env, {
       DATA_DIR: dataDir,
       PORT: String(apiPort),
@@ -153,73 +91,155 @@ describe("npm run dev with nothing configured", () => {
   });
 
   afterAll(async () => {
-    await stopGroup(current).catch(() => {});
+    for (const started of running) await stopGroup(started).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("serves the API, keeps data across a restart and releases its ports on Ctrl+C", async () => {
+  it("starts the embedded PostgreSQL, keeps data across a restart and stops everything on Ctrl+C", async () => {
     const email = `dev-${Date.now()}@example.com`;
+    // A data folder of the PGlite-based dev server of earlier versions.
+    mkdirSync(path.join(dataDir, "pglite"));
+    writeFileSync(path.join(dataDir, "pglite", "PG_VERSION"), "18\n");
 
-    // First start: creates the database and the secret.
-    const first = startDev();
+    // First start: creates the database and the secrets.
+    const first = start();
     expect(await waitFor200(`${base()}/health`, first)).toEqual({ status: "ok" });
     expect(await waitFor200(`${base()}/readyz`, first)).toEqual({ status: "ok", db: "ok", redis: "ok" });
-    expect(first.output()).toContain("embedded PostgreSQL");
+    expect(first.output()).toMatch(/started the embedded PostgreSQL 17\.\d+ on 127\.0\.0\.1:\d+ in \d+ ms/);
+    expect(first.output()).toContain("creating the embedded database");
+    expect(first.output()).toMatch(
+      /pglite is the database of an earlier version of the dev server \(PGlite\) and is no\s+longer used/,
+    );
     expect(first.output()).toMatch(/generated one and saved it in .*dev-jwt-secret/);
 
     const secret = readFileSync(secretFile(), "utf8").trim();
     expect(Buffer.from(secret, "base64url")).toHaveLength(48);
     expect(statSync(secretFile()).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dataDir, "postgres-password")).mode & 0o777).toBe(0o600);
     expect(first.output()).not.toContain(secret);
+    expect(first.output()).not.toContain(
+      readFileSync(path.join(dataDir, "postgres-password"), "utf8").trim(),
+    );
 
-    const sql = postgres(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, { max: 1, onnotice: () => {} });
-    try {
+    await withDatabase(databaseUrl(), async (sql) => {
+      // A real server: a session of its own per connection, and the production collation rules.
+      const [row] = await sql<{ version: string; lowered: string }[]>`
+        select current_setting('server_version') as version, lower('ÉCOLE') as lowered`;
+      expect(row).toEqual({ version: expect.stringMatching(/^17\./), lowered: "école" });
       await sql`insert into users (email, is_active, is_superuser) values (${email}, true, false)`;
-    } finally {
-      await sql.end();
-    }
+    });
+    // Without the password the server refuses (it listens on TCP, where any local user could connect).
+    await expect(
+      withDatabase(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, (sql) => sql`select 1`),
+    ).rejects.toThrow(/password/);
 
     // Like Ctrl+C in a terminal: the signal reaches tsx and the script; 128 + SIGINT once all is stopped.
+    const pid = postmasterPid(dataDir);
+    expect(pid).toBeGreaterThan(0);
     expect(await stopGroup(first, "SIGINT")).toBe(130);
-    expect(await portIsFree(apiPort)).toBe(true);
-    expect(await portIsFree(pgPort)).toBe(true);
+    expect(await nothingLeft()).toBeUndefined();
+    expect(processesMentioning(`watchdog ${pid}`)).toEqual([]);
+    // A clean shutdown removes the server's pid file.
+    expect(postmasterPid(dataDir)).toBeUndefined();
 
-    // Second start: same database, same secret, nothing generated again.
-    const second = startDev();
+    // Second start: same database, same secrets, nothing generated again.
+    const second = start();
     expect(await waitFor200(`${base()}/health`, second)).toEqual({ status: "ok" });
-    const reader = postgres(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, {
-      max: 1,
-      onnotice: () => {},
-    });
-    try {
-      const rows = await reader<{ email: string; is_active: boolean }[]>`
-        select email, is_active from users where email = ${email}`;
-      expect(rows).toEqual([{ email, is_active: true }]);
-    } finally {
-      await reader.end();
-    }
+    const rows = await withDatabase(
+      databaseUrl(),
+      (sql) => sql<{ email: string; is_active: boolean }[]>`
+        select email, is_active from users where email = ${email}`,
+    );
+    expect(rows).toEqual([{ email, is_active: true }]);
     expect(await waitFor200(`${base()}/readyz`, second)).toEqual({ status: "ok", db: "ok", redis: "ok" });
     expect(second.output()).not.toContain("generated one");
+    expect(second.output()).not.toContain("creating the embedded database");
     expect(readFileSync(secretFile(), "utf8").trim()).toBe(secret);
 
     expect(await stopGroup(second, "SIGINT")).toBe(130);
-    expect(await portIsFree(apiPort)).toBe(true);
-    expect(await portIsFree(pgPort)).toBe(true);
+    expect(await nothingLeft()).toBeUndefined();
+  }, 180_000);
+
+  it("refuses a second dev server on the same data folder, saying why", async () => {
+    const first = start();
+    await waitFor200(`${base()}/readyz`, first);
+    const second = start({ PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(
+      /\[dev\] error: the embedded database in .*postgres is already in use by process \d+ \(another "npm run dev"\?\)/,
+    );
+    expect(second.output()).not.toMatch(/\n\s+at /); // no stack trace
+    // The first one is unharmed.
+    expect(await waitFor200(`${base()}/readyz`, first)).toEqual({ status: "ok", db: "ok", redis: "ok" });
+    expect(await stopGroup(first, "SIGINT")).toBe(130);
+    expect(await nothingLeft()).toBeUndefined();
+  }, 120_000);
+
+  it("stops its database and wrangler when killed with SIGKILL, and starts again after any kill -9", async () => {
+    const email = `kill-${Date.now()}@example.com`;
+    // kill -9 of the dev server (tsx and Node): its watchdogs stop PostgreSQL and wrangler's group.
+    const first = start();
+    await waitFor200(`${base()}/readyz`, first);
+    await withDatabase(
+      databaseUrl(),
+      (sql) => sql`insert into users (email, is_active, is_superuser) values (${email}, true, false)`,
+    );
+    await stopGroup(first, "SIGKILL");
+    await eventually(nothingLeft);
+
+    // kill -9 of everything, PostgreSQL included: its postmaster.pid stays behind, stale.
+    const second = start();
+    await waitFor200(`${base()}/readyz`, second);
+    const pid = postmasterPid(dataDir) as number;
+    process.kill(pid, "SIGKILL");
+    await stopGroup(second, "SIGKILL");
+    await eventually(nothingLeft);
+    expect(postmasterPid(dataDir)).toBe(pid);
+
+    // ...and one whose pid now belongs to another process (this one), which PostgreSQL would refuse.
+    const pidFile = path.join(dataDir, "postgres", "postmaster.pid");
+    writeFileSync(pidFile, readFileSync(pidFile, "utf8").replace(/^\d+/, String(process.pid)));
+
+    const third = start();
+    await waitFor200(`${base()}/readyz`, third);
+    expect(third.output()).toContain(
+      `removing a stale ${pidFile} (its pid ${process.pid} is now another process)`,
+    );
+    const rows = await withDatabase(
+      databaseUrl(),
+      (sql) => sql`select email from users where email = ${email}`,
+    );
+    expect(rows).toEqual([{ email }]);
+    expect(await stopGroup(third, "SIGINT")).toBe(130);
+    expect(await nothingLeft()).toBeUndefined();
   }, 180_000);
 
   it("says which port is taken and how to change it", async () => {
-    const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(apiPort, "127.0.0.1", resolve));
-    try {
-      const run = startDev();
-      const code = await run.exited;
-      expect(code).toBe(1);
-      expect(run.output()).toContain(`[dev] error: port ${apiPort} on 127.0.0.1 is already in use`);
-      expect(run.output()).toContain("set PORT to another port");
-      expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
-    } finally {
-      await new Promise((resolve) => blocker.close(resolve));
+    for (const [port, setting, message] of [
+      [apiPort, "PORT", `[dev] error: port ${apiPort} on 127.0.0.1 is already in use`],
+      [
+        pgPort,
+        "EMBEDDED_PG_PORT",
+        `[dev] error: port ${pgPort} on 127.0.0.1 for the embedded database is already in use`,
+      ],
+    ] as const) {
+      const blocker = createServer();
+      await new Promise<void>((resolve, reject) => {
+        blocker.once("error", reject);
+        blocker.listen(port, "127.0.0.1", resolve);
+      });
+      try {
+        const run = start();
+        const code = await run.exited;
+        expect(code).toBe(1);
+        expect(run.output()).toContain(message);
+        expect(run.output()).toContain(`set ${setting} to another port`);
+        expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+      }
     }
+    expect(await nothingLeft()).toBeUndefined();
   }, 60_000);
 });
 

