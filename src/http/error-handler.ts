@@ -5,8 +5,10 @@
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context";
+import { databaseUnavailable } from "../db/errors";
 import { AppError } from "../errors";
 import { routeTemplate } from "../observability/route";
+import { databaseUnavailableError } from "./refusals";
 
 function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   return c.json({ detail: error.detail }, error.status, error.headers);
@@ -16,6 +18,12 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof AppError) return errorResponse(c, error);
   if (error instanceof HTTPException && error.status < 500) {
     return errorResponse(c, new AppError(error.status, error.message || "Bad Request"));
+  }
+  // PostgreSQL (or the pooler before it) cannot be reached: a 503 the client may retry, with its
+  // cause in the log, never a bare 500.
+  if (databaseUnavailable(error)) {
+    c.var.log?.warn("database unavailable", { err: error, route: routeTemplate(c) });
+    return errorResponse(c, databaseUnavailableError());
   }
   // Unexpected: log everything we know, tell the client only the request id to quote.
   // (log.ts masks credentials in the message and stack; the query string is left out here.)
