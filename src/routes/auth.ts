@@ -12,7 +12,7 @@ import { AppError, notFound, unauthorized, validationFailed } from "../errors";
 import { requireAuth } from "../http/auth";
 import { clientIp } from "../http/client-ip";
 import { enforceRate, ipIdentifier } from "../http/rate-limit";
-import { jsonBody, toValidationIssues, validate, zText } from "../http/validation";
+import { jsonBody, rejectUnstorable, toValidationIssues, validate, zText } from "../http/validation";
 import { isoTime, toUserRead } from "../presenters/users";
 import {
   authenticate,
@@ -103,6 +103,7 @@ async function readLoginForm(c: Context<AppEnv>) {
       throw new AppError(400, "Malformed form body");
     }
   }
+  rejectUnstorable(form, "body");
   const result = loginForm.safeParse(form);
   if (!result.success) throw validationFailed(toValidationIssues(result.error, "body", form));
   return result.data;

@@ -17,6 +17,7 @@
  */
 import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
 import { channelReads, messages, users } from "../db/schema";
+import { UNSTORABLE_TEXT_MESSAGE, unstorableText } from "../db/text";
 import type { Queryable } from "./access";
 
 /** Longest message, in Unicode code points (the web app limits its composer to the same). */
@@ -55,6 +56,8 @@ export interface MessageView {
 export function contentProblem(value: unknown): string | null {
   if (typeof value !== "string") return "content must be a string";
   if (value.trim() === "") return "content must not be empty or blank";
+  const unstorable = unstorableText(value);
+  if (unstorable) return `content ${UNSTORABLE_TEXT_MESSAGE[unstorable]}`;
   if (value.length > MESSAGE_MAX_CHARS && [...value].length > MESSAGE_MAX_CHARS) {
     return `content must be at most ${MESSAGE_MAX_CHARS} characters`;
   }
@@ -64,7 +67,9 @@ export function contentProblem(value: unknown): string | null {
 /** A client_id as stored: a non-empty string up to the limit; "" and null mean none. */
 export function normaliseClientId(value: unknown): { ok: true; clientId: string | null } | { ok: false } {
   if (value === undefined || value === null || value === "") return { ok: true, clientId: null };
-  if (typeof value !== "string" || value.length > CLIENT_ID_MAX_CHARS) return { ok: false };
+  if (typeof value !== "string" || value.length > CLIENT_ID_MAX_CHARS || unstorableText(value)) {
+    return { ok: false };
+  }
   return { ok: true, clientId: value };
 }
 
