@@ -4,11 +4,12 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./context";
+import { limitBodySize } from "./http/body-limit";
 import { cors } from "./http/cors";
 import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
 import { globalRateLimit, socketConnectRateLimit } from "./http/rate-limit";
 import { requestContext } from "./http/request-context";
-import { limitBodySize, parseJsonBody, rejectUnstorableUrl } from "./http/validation";
+import { parseJsonBody, rejectUnstorableUrl } from "./http/validation";
 import { authRoutes } from "./routes/auth";
 import { channelRoutes } from "./routes/channels";
 import { dmRoutes } from "./routes/dm";

@@ -13,26 +13,14 @@
  */
 import { zValidator } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { matchedRoutes } from "hono/route";
 import { type ZodType, z } from "zod";
 import type { $ZodError } from "zod/v4/core";
 import type { AppEnv } from "../context";
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE, type UnstorableText, unstorableText } from "../db/text";
-import { AppError, type ValidationIssue, validationFailed } from "../errors";
+import { type ValidationIssue, validationFailed } from "../errors";
 
 type Location = "body" | "query" | "path" | "header";
-
-/** Bodies above this size are refused while streaming in; the largest legitimate body is a message. */
-export const MAX_BODY_BYTES = 256 * 1024;
-
-/** Hono's streaming limit (it also counts chunked bodies without a Content-Length). */
-export const limitBodySize = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw new AppError(413, "Request body too large");
-  },
-});
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current = input;
