@@ -205,12 +205,21 @@ export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   return next();
 };
 
+/**
+ * A path segment decoded as Hono decodes path parameters: whole, or when that fails (an escape
+ * that is not UTF-8, such as %ff) run by run of escapes, so `%ff%00` still yields a NUL.
+ */
 const decodeSegment = (segment: string) => {
   try {
     return decodeURIComponent(segment);
   } catch {
-    // Hono keeps a segment it cannot decode as it is (%ff): storable text.
-    return segment;
+    return segment.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
   }
 };
 

@@ -112,6 +112,8 @@ describe("REST: a NUL character is a 422 naming where it is", () => {
       ["/auth/sessions/%00", ["path", "session_id"]],
       ["/users/by-username/a%00b", ["path", "username"]],
       ["/users/by-display-name/%00", ["path", "display_name"]],
+      // An escape that is not UTF-8 beside it: decoded run by run, as the router does.
+      ["/users/by-display-name/x%ED%BF%BF0-%00", ["path", "display_name"]],
       ["/users/search?q=a%00", ["query", "q"]],
       ["/friends?q=%00", ["query", "q"]],
       ["/dm/threads?q=%00", ["query", "q"]],
