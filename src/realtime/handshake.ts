@@ -6,6 +6,8 @@
  * Shared by /ws/notifications (routes/realtime.ts), /ws/chat (routes/chat-socket.ts) and /ws/dm
  * (routes/dm-socket.ts).
  *
+ * A browser's handshake must come from one of the web app's origins (`refuseForeignOrigin`).
+ *
  * The token comes from `?token=` (what the web app sends) or from the subprotocol list
  * `["bearer", <token>]`, which keeps it out of URLs and therefore out of access logs; the
  * server then answers with the subprotocol "bearer", as browsers require. The token is never
@@ -72,6 +74,20 @@ export async function authenticateHandshake(
     return { ...caller, expiresAtSeconds: typeof exp === "number" ? exp : 0 };
   } catch (error) {
     throw asHandshakeRefusal(error);
+  }
+}
+
+/**
+ * A browser always sends the page's Origin with a handshake, and cookies or not, a socket opened
+ * from a foreign page would act with whatever token that page got hold of (cross-site WebSocket
+ * hijacking). So a handshake that carries an Origin must carry one of CORS_ORIGINS, the web app's
+ * origins; one without (servers, mobile apps, the `ws` package) is not a browser and stays allowed.
+ * `Origin: null` (sandboxed frames, files) is refused like any other foreign origin.
+ */
+export function refuseForeignOrigin(c: Context<AppEnv>): void {
+  const origin = c.req.header("Origin");
+  if (origin !== undefined && !c.var.config.corsOrigins.includes(origin)) {
+    throw handshakeRefused("Origin not allowed");
   }
 }
 

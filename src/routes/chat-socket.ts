@@ -21,6 +21,7 @@ import {
   handshakeRefused,
   isUpgrade,
   presentedToken,
+  refuseForeignOrigin,
   sinceParam,
   socketPathId,
   upgradeRequired,
@@ -29,6 +30,7 @@ import { requireChannelAccess } from "../services/access";
 
 export const chatSocketRoutes = new Hono<AppEnv>().get("/ws/chat/:workspace_id/:channel_id", async (c) => {
   if (!isUpgrade(c)) return upgradeRequired(c);
+  refuseForeignOrigin(c);
   const presented = presentedToken(c);
   const caller = await authenticateHandshake(c, presented.token);
   // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).

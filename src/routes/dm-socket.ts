@@ -19,6 +19,7 @@ import {
   handshakeRefused,
   isUpgrade,
   presentedToken,
+  refuseForeignOrigin,
   sinceParam,
   socketPathId,
   upgradeRequired,
@@ -27,6 +28,7 @@ import { requireThreadParticipant, type ThreadAccess } from "../services/access"
 
 export const dmSocketRoutes = new Hono<AppEnv>().get("/ws/dm/:thread_id", async (c) => {
   if (!isUpgrade(c)) return upgradeRequired(c);
+  refuseForeignOrigin(c);
   const presented = presentedToken(c);
   const caller = await authenticateHandshake(c, presented.token);
   c.set("caller", caller);

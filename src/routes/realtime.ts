@@ -8,7 +8,13 @@ import { z } from "zod";
 import type { AppEnv } from "../context";
 import { notFound } from "../errors";
 import { jsonBody, validate, zInt } from "../http/validation";
-import { authenticateHandshake, isUpgrade, presentedToken, upgradeRequired } from "../realtime/handshake";
+import {
+  authenticateHandshake,
+  isUpgrade,
+  presentedToken,
+  refuseForeignOrigin,
+  upgradeRequired,
+} from "../realtime/handshake";
 import { feedName, openFeedSocket } from "../realtime/notification-feed";
 
 const testEvent = z.object({
@@ -21,6 +27,7 @@ const testEvent = z.object({
 export const realtimeRoutes = new Hono<AppEnv>()
   .get("/ws/notifications", async (c) => {
     if (!isUpgrade(c)) return upgradeRequired(c);
+    refuseForeignOrigin(c);
     const presented = presentedToken(c);
     const caller = await authenticateHandshake(c, presented.token);
     // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).
