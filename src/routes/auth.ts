@@ -11,7 +11,7 @@ import type { AppEnv } from "../context";
 import { AppError, notFound, unauthorized, validationFailed } from "../errors";
 import { requireAuth } from "../http/auth";
 import { clientIp } from "../http/client-ip";
-import { enforceRate, ipIdentifier } from "../http/rate-limit";
+import { enforceAddressRate, enforceRate, ipIdentifier, underAccountLoginLimit } from "../http/rate-limit";
 import { jsonBody, rejectUnstorable, toValidationIssues, validate, zText } from "../http/validation";
 import { isoTime, toUserRead } from "../presenters/users";
 import {
@@ -124,7 +124,7 @@ async function refreshClaims(c: Context<AppEnv>, token: string) {
 export const authRoutes = new Hono<AppEnv>()
   .post("/auth/register", jsonBody(registration), async (c) => {
     const body = c.req.valid("json");
-    await enforceRate(c, "register", ipIdentifier(c));
+    await enforceAddressRate(c, "register");
     const user = await register(c.var.deps.db, {
       email: body.email,
       displayName: body.display_name,
@@ -135,11 +135,14 @@ export const authRoutes = new Hono<AppEnv>()
 
   .post("/auth/login", async (c) => {
     const form = await readLoginForm(c);
-    // Contract 6.2: per address, then per address and user name; counted before the password is checked.
-    const ip = ipIdentifier(c);
-    await enforceRate(c, "login", ip);
-    await enforceRate(c, "login-user", `${ip}:u:${form.username.trim().toLowerCase()}`);
-    const user = await authenticate(c.var.deps.db, form.username, form.password);
+    // Contract 6.2: per address, then per address and user name; counted before the password is
+    // checked. Then the failures per account, across addresses (issue 13.7).
+    const account = normaliseEmail(form.username);
+    await enforceAddressRate(c, "login");
+    await enforceAddressRate(c, "login-user", `:u:${account}`);
+    const user = await underAccountLoginLimit(c, account, () =>
+      authenticate(c.var.deps.db, form.username, form.password),
+    );
     return c.json(await newSessionFor(c, user.id));
   })
 
@@ -149,7 +152,8 @@ export const authRoutes = new Hono<AppEnv>()
       (claims) => ({ claims }),
       (error: unknown) => ({ error }),
     );
-    await enforceRate(c, "refresh", "claims" in verified ? `u:${verified.claims.userId}` : ipIdentifier(c));
+    const identifier = "claims" in verified ? `u:${verified.claims.userId}` : ipIdentifier(c);
+    if (identifier !== null) await enforceRate(c, "refresh", identifier);
     if (!("claims" in verified)) throw verified.error;
     return c.json(await refreshSession(sessionContext(c), verified.claims));
   })
@@ -221,7 +225,7 @@ export const authRoutes = new Hono<AppEnv>()
     const google = c.var.config.google;
     if (!google) throw new AppError(501, "Google sign-in is not configured");
     // A sign-in like the password form: the same per-address budget.
-    await enforceRate(c, "login", ipIdentifier(c));
+    await enforceAddressRate(c, "login");
     const identity = await verifyGoogleIdToken(c.req.valid("json").id_token, google);
     const user = await findOrCreateExternalUser(c.var.deps.db, identity.email, identity.name);
     return c.json(await newSessionFor(c, user.id));
