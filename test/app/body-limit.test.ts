@@ -2,8 +2,8 @@
  * The body limit on a keep-alive connection (issue 13.8), with a raw HTTP/1.1 client on one TCP
  * connection: after a 413 the next request on the same connection gets its answer, whether the
  * oversized body came with a Content-Length or chunked; a body beyond what the Worker reads to keep
- * the connection (1 MiB) gets its whole 413, and then the connection ends cleanly rather than with a
- * reset. (The runtime drops a Worker's `Connection: close`, so that close cannot be announced.)
+ * the connection (1 MiB) is answered at once without being read, and the connection then ends.
+ * (The runtime drops a Worker's `Connection: close`, so that close cannot be announced.)
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -149,11 +149,13 @@ describe("a 413 on a keep-alive connection", () => {
     }
   });
 
-  it("answers a body beyond the drain budget with its whole 413, then ends the connection cleanly", async () => {
+  it("answers a body declared beyond the drain budget at once, without reading it, then ends the connection", async () => {
     const connection = await Connection.open(app);
     try {
+      // Only the head is sent: the 413 comes without the body being waited for. (A client that
+      // kept sending would be reset once the runtime closes with its bytes unread: beyond 1 MiB
+      // that is the answer, as the module comment of src/http/body-limit.ts says.)
       await connection.write(post(`Content-Length: ${8 * 1024 * KiB}\r\n`));
-      await connection.write("z".repeat(64 * KiB));
       expectTooLarge(await connection.response());
       await connection.closed();
     } finally {
