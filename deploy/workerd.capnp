@@ -85,6 +85,8 @@ const api :Workerd.Worker = (
     (name = "GOOGLE_CLIENT_ID", fromEnvironment = "GOOGLE_CLIENT_ID"),
     (name = "GOOGLE_JWKS_URL", fromEnvironment = "GOOGLE_JWKS_URL"),
     (name = "GOOGLE_ISSUERS", fromEnvironment = "GOOGLE_ISSUERS"),
+    (name = "CLIENT_IP_SOURCE", fromEnvironment = "CLIENT_IP_SOURCE"),
+    # Replaced by CLIENT_IP_SOURCE; still read, so that an older .env keeps working.
     (name = "TRUST_PROXY_HEADERS", fromEnvironment = "TRUST_PROXY_HEADERS"),
     (name = "CORS_ORIGINS", fromEnvironment = "CORS_ORIGINS"),
     (name = "WS_MAX_SOCKETS_PER_USER", fromEnvironment = "WS_MAX_SOCKETS_PER_USER"),
@@ -99,6 +101,7 @@ const api :Workerd.Worker = (
     (name = "RATE_LIMIT_WS_CONNECT_PER_MINUTE", fromEnvironment = "RATE_LIMIT_WS_CONNECT_PER_MINUTE"),
     (name = "RATE_LIMIT_LOGIN_PER_MINUTE", fromEnvironment = "RATE_LIMIT_LOGIN_PER_MINUTE"),
     (name = "RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER", fromEnvironment = "RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER"),
+    (name = "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES", fromEnvironment = "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES"),
     (name = "RATE_LIMIT_REFRESH_PER_MINUTE", fromEnvironment = "RATE_LIMIT_REFRESH_PER_MINUTE"),
     (name = "RATE_LIMIT_REGISTER_PER_HOUR", fromEnvironment = "RATE_LIMIT_REGISTER_PER_HOUR"),
     (name = "RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS", fromEnvironment = "RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS"),

@@ -4,11 +4,12 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./context";
+import { limitBodySize } from "./http/body-limit";
 import { cors } from "./http/cors";
 import { handleError, notFoundOrMethodNotAllowed } from "./http/error-handler";
 import { globalRateLimit, socketConnectRateLimit } from "./http/rate-limit";
 import { type RequestContextOptions, requestContext } from "./http/request-context";
-import { limitBodySize, parseJsonBody } from "./http/validation";
+import { parseJsonBody, rejectUnstorableUrl } from "./http/validation";
 import { authRoutes } from "./routes/auth";
 import { channelRoutes } from "./routes/channels";
 import { dmRoutes } from "./routes/dm";
@@ -44,7 +45,7 @@ export function createApp(options: AppOptions = {}) {
   // Rate limits inside CORS (a 429 carries CORS headers, D5), after preflights, before any body is read.
   app.use(globalRateLimit);
   app.use("/ws/*", socketConnectRateLimit);
-  app.use(limitBodySize, parseJsonBody);
+  app.use(limitBodySize, parseJsonBody, rejectUnstorableUrl);
 
   // Chained, so the app's type carries every route for the typed client (src/client.ts). A module
   // mounted outside the chain works, but is missing from `AppType`.

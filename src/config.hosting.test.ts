@@ -40,7 +40,7 @@ describe("settings from standalone workerd", () => {
     expect(result.config.corsOrigins).toEqual(["http://localhost:3000"]);
     expect(result.config.store.keyPrefix).toBe("");
     expect(result.config.jwt.accessTtlSeconds).toBe(15 * 60);
-    expect(result.config.trustProxyHeaders).toBe(false);
+    expect(result.config.clientIpSource).toBe("auto");
     expect(result.config.google).toBeUndefined();
   });
 

@@ -86,4 +86,32 @@ describe("parseConfig", () => {
     const result = parseConfig({ ...base, CORS_ORIGINS: "" });
     expect(result.ok && result.config.corsOrigins).toEqual(["http://localhost:3000"]);
   });
+
+  it("reads CLIENT_IP_SOURCE, and TRUST_PROXY_HEADERS=true as x-forwarded-for", () => {
+    const read = (extra: Record<string, string>) => {
+      const result = parseConfig({ ...base, ...extra });
+      return result.ok
+        ? result.config.clientIpSource
+        : result.problems.map((p) => `${p.setting} ${p.message}`);
+    };
+    expect(read({})).toBe("auto");
+    expect(read({ CLIENT_IP_SOURCE: "x-real-ip" })).toBe("x-real-ip");
+    expect(read({ TRUST_PROXY_HEADERS: "true" })).toBe("x-forwarded-for");
+    expect(read({ TRUST_PROXY_HEADERS: "false" })).toBe("auto");
+    expect(read({ TRUST_PROXY_HEADERS: "false", CLIENT_IP_SOURCE: "peer" })).toBe("peer");
+    expect(read({ TRUST_PROXY_HEADERS: "true", CLIENT_IP_SOURCE: "x-forwarded-for" })).toBe(
+      "x-forwarded-for",
+    );
+    expect(read({ TRUST_PROXY_HEADERS: "true", CLIENT_IP_SOURCE: "peer" })).toEqual([
+      "TRUST_PROXY_HEADERS is replaced by CLIENT_IP_SOURCE and contradicts CLIENT_IP_SOURCE=peer: remove it",
+    ]);
+    expect(read({ CLIENT_IP_SOURCE: "cloudflare" })).toEqual([
+      "CLIENT_IP_SOURCE must be one of auto, cf-connecting-ip, x-forwarded-for, x-real-ip, peer, none",
+    ]);
+  });
+
+  it("defaults the per-account login limit to 20 failures per 15 minutes", () => {
+    const result = parseConfig(base);
+    expect(result.ok && result.config.rateLimits.loginFailuresPerAccountPer15Minutes).toBe(20);
+  });
 });

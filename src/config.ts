@@ -31,6 +31,21 @@ const optionalUrl = z.preprocess(optionalText, z.url({ protocol: /^https?$/ }).o
 
 const DEFAULT_CORS_ORIGINS = ["http://localhost:3000"];
 
+/**
+ * Where the client's address comes from (http/client-ip.ts). Only a header that a proxy the
+ * deployment runs sets (or overwrites) can be trusted; a header a client may write itself keys
+ * its rate limits on whatever the client likes.
+ */
+export const CLIENT_IP_SOURCES = [
+  "auto",
+  "cf-connecting-ip",
+  "x-forwarded-for",
+  "x-real-ip",
+  "peer",
+  "none",
+] as const;
+export type ClientIpSource = (typeof CLIENT_IP_SOURCES)[number];
+
 const environmentSchema = z
   .object({
     ENV: z.preprocess(optionalText, z.enum(["development", "test", "production"]).default("production")),
@@ -66,7 +81,12 @@ const environmentSchema = z
       z.string().default("https://accounts.google.com,accounts.google.com"),
     ),
     CORS_ORIGINS: z.preprocess(optionalText, z.string().optional()),
-    TRUST_PROXY_HEADERS: flag(false),
+    CLIENT_IP_SOURCE: z.preprocess(
+      optionalText,
+      z.enum(CLIENT_IP_SOURCES, { error: `must be one of ${CLIENT_IP_SOURCES.join(", ")}` }).optional(),
+    ),
+    /** Replaced by CLIENT_IP_SOURCE; `true` still means x-forwarded-for. */
+    TRUST_PROXY_HEADERS: z.preprocess(optionalText, z.stringbool().optional()),
     REQUIRE_SESSION_CLAIM: flag(true),
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
@@ -86,6 +106,7 @@ const environmentSchema = z
     RATE_LIMIT_WS_CONNECT_PER_MINUTE: integer(60, 1, 1_000_000),
     RATE_LIMIT_LOGIN_PER_MINUTE: integer(10, 1, 1_000_000),
     RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER: integer(5, 1, 1_000_000),
+    RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES: integer(20, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_MINUTE: integer(30, 1, 1_000_000),
     RATE_LIMIT_REGISTER_PER_HOUR: integer(20, 1, 1_000_000),
     RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
@@ -103,6 +124,17 @@ const environmentSchema = z
           message: `must be at least 32 bytes when ENV is ${env.ENV}`,
         });
       }
+    }
+    if (
+      env.TRUST_PROXY_HEADERS === true &&
+      env.CLIENT_IP_SOURCE &&
+      env.CLIENT_IP_SOURCE !== "x-forwarded-for"
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TRUST_PROXY_HEADERS"],
+        message: `is replaced by CLIENT_IP_SOURCE and contradicts CLIENT_IP_SOURCE=${env.CLIENT_IP_SOURCE}: remove it`,
+      });
     }
     if (env.UPSTASH_REDIS_REST_URL && !env.UPSTASH_REDIS_REST_TOKEN) {
       ctx.addIssue({
@@ -136,8 +168,8 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   /** Google sign-in; absent when GOOGLE_CLIENT_ID is not set. */
   google?: { clientId: string; jwksUrl: string; issuers: string[] };
-  /** Read the client address from X-Forwarded-For (behind our own reverse proxy only). */
-  trustProxyHeaders: boolean;
+  /** Where the client address comes from (CLIENT_IP_SOURCE; http/client-ip.ts). */
+  clientIpSource: ClientIpSource;
   corsOrigins: readonly string[];
   session: {
     requireSessionClaim: boolean;
@@ -190,6 +222,8 @@ export interface RateLimitSettings {
   wsConnectPerMinute: number;
   loginPerMinute: number;
   loginPerMinutePerUser: number;
+  /** Failed logins per account (normalised e-mail) across all addresses, per 15 minutes. */
+  loginFailuresPerAccountPer15Minutes: number;
   refreshPerMinute: number;
   registerPerHour: number;
   dmMessagePer10Seconds: number;
@@ -267,7 +301,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
               .filter(Boolean),
           }
         : undefined,
-      trustProxyHeaders: e.TRUST_PROXY_HEADERS,
+      clientIpSource: e.CLIENT_IP_SOURCE ?? (e.TRUST_PROXY_HEADERS ? "x-forwarded-for" : "auto"),
       corsOrigins: parseOrigins(e.CORS_ORIGINS),
       session: {
         requireSessionClaim: e.REQUIRE_SESSION_CLAIM,
@@ -289,6 +323,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         wsConnectPerMinute: e.RATE_LIMIT_WS_CONNECT_PER_MINUTE,
         loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
         loginPerMinutePerUser: e.RATE_LIMIT_LOGIN_PER_MINUTE_PER_USER,
+        loginFailuresPerAccountPer15Minutes: e.RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES,
         refreshPerMinute: e.RATE_LIMIT_REFRESH_PER_MINUTE,
         registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR,
         dmMessagePer10Seconds: e.RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS,

@@ -7,6 +7,8 @@
  * whole; in every other string, `?token=`-style query parameters, `Bearer ...` credentials and
  * anything shaped like a JWT are masked, error messages and stacks included.
  */
+import { describeQueryFailure, withoutQuotedInput } from "./db/errors";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -20,11 +22,27 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/**
+ * drizzle writes a failed query's parameters into its message, and so into the stack
+ * ("Failed query: insert ...\nparams: <e-mail>,<password hash>"); an error that crossed an RPC
+ * boundary keeps that text without its class, so the text itself is cut, up to the first stack frame.
+ */
+const QUERY_PARAMS = /(Failed query: [\s\S]*?\n)params: [\s\S]*?(?=\n {4}at |$)/g;
+const withoutQueryParams = (text: string) => text.replace(QUERY_PARAMS, "$1params: [left out]");
+
+/**
+ * An error as log fields. A failed query adds `describeQueryFailure`'s fields (PostgreSQL's code
+ * and message, the statement's text) and never its parameters.
+ */
 function serialiseError(error: unknown): LogFields {
-  if (error instanceof Error) {
-    return { error: error.message, error_name: error.name, stack: error.stack };
-  }
-  return { error: String(error) };
+  if (!(error instanceof Error)) return { error: withoutQueryParams(String(error)) };
+  const message = withoutQueryParams(withoutQuotedInput(error.message));
+  return {
+    error: message,
+    error_name: error.name,
+    ...describeQueryFailure(error),
+    stack: error.stack && withoutQueryParams(error.stack.replace(error.message, message)),
+  };
 }
 
 export const REDACTED = "[REDACTED]";

@@ -1,10 +1,17 @@
 /**
- * Recognising database errors the app answers deliberately (rather than as a 500).
- * drizzle wraps driver errors, so the PostgreSQL fields may sit on `cause`.
+ * Recognising database errors the app answers deliberately (rather than as a 500), and
+ * describing the others for a log line. drizzle wraps driver errors, so the PostgreSQL fields
+ * may sit on `cause`.
  */
+import { DrizzleQueryError } from "drizzle-orm/errors";
+
 interface PgErrorFields {
   code?: string;
+  message?: string;
+  severity?: string;
   constraint_name?: string;
+  table_name?: string;
+  column_name?: string;
 }
 
 function pgFields(error: unknown): PgErrorFields | undefined {
@@ -27,6 +34,48 @@ export function uniqueViolation(error: unknown): string | undefined {
 export function foreignKeyViolation(error: unknown): string | undefined {
   const fields = pgFields(error);
   return fields?.code === "23503" ? (fields.constraint_name ?? "") : undefined;
+}
+
+/** The statement text kept in a log line; drizzle's are one line of SQL with $n placeholders. */
+const STATEMENT_MAX = 1000;
+
+/**
+ * Messages that quote the offending input (`invalid input syntax for type integer: "abc"`, an
+ * enum value): the quoted part may be anything a client sent, so it is cut off.
+ */
+const QUOTED_INPUT = /^((?:invalid input (?:syntax|value)|malformed)[^:\n]*:)\s.*$/s;
+export const withoutQuotedInput = (message: string) => message.replace(QUOTED_INPUT, "$1 [input left out]");
+
+/**
+ * What an operator needs of a failed query, and nothing a client sent: PostgreSQL's code,
+ * severity and message, the constraint, table and column it names, and the statement's text
+ * (placeholders, never the parameters). Left out on purpose: drizzle's `params`, and
+ * PostgreSQL's `detail` and `where`, which quote row values ("Key (email)=(...)", "Failing row
+ * contains (...)"). Undefined when the error did not come from a query.
+ */
+export function describeQueryFailure(error: unknown): Record<string, unknown> | undefined {
+  const query = queryErrorOf(error);
+  const pg = pgFields(error);
+  if (!query && !pg) return undefined;
+  return {
+    db_code: pg?.code,
+    db_severity: pg?.severity,
+    db_message: pg?.message === undefined ? undefined : withoutQuotedInput(pg.message),
+    db_constraint: pg?.constraint_name,
+    db_table: pg?.table_name,
+    db_column: pg?.column_name,
+    db_statement: query?.query.slice(0, STATEMENT_MAX),
+  };
+}
+
+/** drizzle's wrapper of a failed query, whose message and stack list the parameters. */
+function queryErrorOf(error: unknown): DrizzleQueryError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current && typeof current === "object"; depth++) {
+    if (current instanceof DrizzleQueryError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Escapes LIKE wildcards so user input matches literally (with `ESCAPE '\\'`). */

@@ -5,8 +5,11 @@
  *
  * Identity. A caller presenting an access token that verifies (signature, expiry, not a refresh
  * token: a local HMAC check, no database) counts as `u:<user id>`, so users behind one NAT or
- * proxy do not share a budget; everyone else counts as `ip:<address>` (http/client-ip.ts: the
- * right-most X-Forwarded-For entry only with TRUST_PROXY_HEADERS, else CF-Connecting-IP).
+ * proxy do not share a budget; everyone else counts as `ip:<address>` (http/client-ip.ts, as
+ * CLIENT_IP_SOURCE says). When no address is known, rules counted per address are skipped rather
+ * than counted in one bucket that every anonymous caller would share (ten failed logins used to
+ * lock everyone out); a warning says so once per isolate, and logins are still limited per
+ * account (services/login-limits.ts).
  *
  * A refusal is 429 {"detail":"Too many requests"} with Retry-After and RateLimit-Limit,
  * RateLimit-Remaining, RateLimit-Reset (seconds until the window ends), or 503 {"detail":"Rate
@@ -20,6 +23,12 @@ import { verifyToken } from "../auth/tokens";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
 import { metrics } from "../observability/metrics";
+import {
+  accountLoginDecision,
+  type LoginLimitContext,
+  recordFailedLogin,
+  rememberLoginAddress,
+} from "../services/login-limits";
 import {
   checkRate,
   type RateDecision,
@@ -80,7 +89,20 @@ export function objectLimitRefusal(
   });
 }
 
-export const ipIdentifier = (c: Context<AppEnv>) => `ip:${clientIp(c) ?? "unknown"}`;
+/** `ip:<address>`, or null when the deployment gives no trustworthy address. */
+export function ipIdentifier(c: Context<AppEnv>): string | null {
+  const address = clientIp(c);
+  if (address !== null) return `ip:${address}`;
+  if (!warnedNoAddress) {
+    warnedNoAddress = true;
+    c.var.log?.warn(
+      "no client address (CLIENT_IP_SOURCE): rate limits counted per address are skipped; logins stay limited per account",
+      { client_ip_source: c.var.config?.clientIpSource },
+    );
+  }
+  return null;
+}
+let warnedNoAddress = false;
 
 /** `u:<id>` for an access token that verifies; null for none, a bad one or a refresh token. */
 export async function tokenIdentifier(c: Context<AppEnv>, token: string | null): Promise<string | null> {
@@ -106,6 +128,39 @@ export async function enforceRate(
 }
 
 /**
+ * Counts a rule keyed on the client's address (plus `suffix`, e.g. a user name); skipped when no
+ * address is known (see the module comment).
+ */
+export async function enforceAddressRate(c: Context<AppEnv>, rule: RateRule, suffix = ""): Promise<void> {
+  const identifier = ipIdentifier(c);
+  if (identifier !== null) await enforceRate(c, rule, `${identifier}${suffix}`);
+}
+
+/**
+ * A password login under the per-account limit: refused (429) before the password is checked
+ * while the account is locked for this address; a failure (401) is counted against the account;
+ * a success remembers the address (services/login-limits.ts).
+ */
+export async function underAccountLoginLimit<T>(
+  c: Context<AppEnv>,
+  account: string,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const ctx: LoginLimitContext = { store: c.var.deps.store, config: c.var.config, log: c.var.log };
+  const address = clientIp(c);
+  const decision = await accountLoginDecision(ctx, account, address);
+  if (!decision.allowed) throw rateLimitRefusal(decision);
+  try {
+    const result = await attempt();
+    await rememberLoginAddress(ctx, account, address);
+    return result;
+  } catch (error) {
+    if (error instanceof AppError && error.status === 401) await recordFailedLogin(ctx, account);
+    throw error;
+  }
+}
+
+/**
  * The global rule (RATE_LIMIT_HTTP_PER_MINUTE): every request but the exempt paths and socket
  * handshakes (counted by their own rule). CORS preflights never get here: the CORS middleware
  * answers them first.
@@ -116,7 +171,7 @@ export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
     return next();
   }
   const identifier = (await tokenIdentifier(c, bearerToken(c))) ?? ipIdentifier(c);
-  await enforceRate(c, "http", identifier);
+  if (identifier !== null) await enforceRate(c, "http", identifier);
   return next();
 };
 
@@ -128,6 +183,6 @@ export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 export const socketConnectRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.var.config?.rateLimits.enabled || !isUpgrade(c)) return next();
   const identifier = (await tokenIdentifier(c, presentedToken(c).token)) ?? ipIdentifier(c);
-  await enforceRate(c, "ws-connect", identifier);
+  if (identifier !== null) await enforceRate(c, "ws-connect", identifier);
   return next();
 };

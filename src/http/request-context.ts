@@ -4,8 +4,9 @@
  *
  * The log line: request_id (X-Request-Id when the caller sent a plain one, else generated, and
  * returned either way), method, route (the template, e.g. /channels/{channel_id}/messages),
- * path (with its query string, credentials masked by log.ts), status, duration_ms, and user_id
- * when the request was authenticated. Bodies and headers are never logged.
+ * path (without the query string), query_keys (the names of the query parameters, never their
+ * values: a value may be a token, a search term or anything else a client puts there), status,
+ * duration_ms, and user_id when the request was authenticated. Bodies and headers are never logged.
  */
 import type { MiddlewareHandler } from "hono";
 import { type Config, describeProblems, loadConfig } from "../config";
@@ -28,6 +29,21 @@ const PROBE_PATHS = new Set(["/health", "/healthz", "/heath", "/readyz"]);
 
 /** A caller's X-Request-Id is kept only if it is short and plain, so it cannot forge log lines. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** At most this many query parameter names, each cut to QUERY_KEY_MAX characters, reach a line. */
+const QUERY_KEYS_MAX = 16;
+const QUERY_KEY_MAX = 64;
+
+/** The distinct names of the query parameters, or undefined without a query string. */
+function queryKeys(url: URL): string[] | undefined {
+  if (url.search === "") return undefined;
+  const names = new Set<string>();
+  for (const name of url.searchParams.keys()) {
+    if (names.size >= QUERY_KEYS_MAX) break;
+    names.add(name.slice(0, QUERY_KEY_MAX));
+  }
+  return [...names];
+}
 
 // Once-per-isolate notices: a broken setting or the memory store is worth one line, not one per request.
 const noticed = new WeakSet<object>();
@@ -152,7 +168,8 @@ export const requestContext =
     log.info("request", {
       method: c.req.method,
       route,
-      path: url.pathname + url.search,
+      path: url.pathname,
+      query_keys: queryKeys(url),
       status: c.res.status,
       duration_ms: durationMs,
       user_id: c.get("caller")?.userId,

@@ -6,6 +6,8 @@
  *
  * `socketRoute` is the one shape of the three socket routes (routes/sockets.ts).
  *
+ * A browser's handshake must come from one of the web app's origins (`refuseForeignOrigin`).
+ *
  * The token comes from `?token=` (what the web app sends) or from the subprotocol list
  * `["bearer", <token>]`, which keeps it out of URLs and therefore out of access logs; the
  * server then answers with the subprotocol "bearer", as browsers require. The token is never
@@ -76,6 +78,20 @@ export async function authenticateHandshake(
   }
 }
 
+/**
+ * A browser always sends the page's Origin with a handshake, and cookies or not, a socket opened
+ * from a foreign page would act with whatever token that page got hold of (cross-site WebSocket
+ * hijacking). So a handshake that carries an Origin must carry one of CORS_ORIGINS, the web app's
+ * origins; one without (servers, mobile apps, the `ws` package) is not a browser and stays allowed.
+ * `Origin: null` (sandboxed frames, files) is refused like any other foreign origin.
+ */
+export function refuseForeignOrigin(c: Context<AppEnv>): void {
+  const origin = c.req.header("Origin");
+  if (origin !== undefined && !c.var.config.corsOrigins.includes(origin)) {
+    throw handshakeRefused("Origin not allowed");
+  }
+}
+
 export const isUpgrade = (c: Context<AppEnv>) => c.req.header("Upgrade")?.toLowerCase() === "websocket";
 
 /** The answer to a plain HTTP request on a socket endpoint. */
@@ -107,8 +123,9 @@ export interface SocketTarget {
 }
 
 /**
- * A socket endpoint: a plain GET gets 426; a handshake is authenticated (403 before any upgrade
- * for a missing, bad, expired, refresh or revoked token), then `target` names the object (and may
+ * A socket endpoint: a plain GET gets 426; a handshake from a browser on another origin gets 403;
+ * a handshake is authenticated (403 before any upgrade for a missing, bad, expired, refresh or
+ * revoked token), then `target` names the object (and may
  * refuse with handshakeRefused), which decides and answers.
  */
 export function socketRoute(
@@ -116,6 +133,7 @@ export function socketRoute(
 ): Handler<AppEnv> {
   return async (c) => {
     if (!isUpgrade(c)) return upgradeRequired(c);
+    refuseForeignOrigin(c);
     const presented = presentedToken(c);
     const caller = await authenticateHandshake(c, presented.token);
     // For the request log line (user_id). The connect limit ran before this (http/rate-limit.ts).

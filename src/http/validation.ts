@@ -5,27 +5,22 @@
  * original answers a malformed JSON body with 422 even to an anonymous caller — and then
  * validated per route by `jsonBody(schema)`. Query strings and path parameters go through
  * @hono/zod-validator with a hook that throws the same 422 shape.
+ *
+ * One rule holds for every route before any of its own (db/text.ts): text PostgreSQL cannot
+ * store as sent — a NUL character, a lone surrogate — is a 422 wherever it is, in a path
+ * segment, a query parameter or any string or key of a JSON body (`parseJsonBody` and
+ * `rejectUnstorableUrl`); a body that is not UTF-8 is a 422 too.
  */
 import { zValidator } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { matchedRoutes } from "hono/route";
 import { type ZodType, z } from "zod";
 import type { $ZodError } from "zod/v4/core";
 import type { AppEnv } from "../context";
-import { AppError, type ValidationIssue, validationFailed } from "../errors";
+import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE, type UnstorableText, unstorableText } from "../db/text";
+import { type ValidationIssue, validationFailed } from "../errors";
 
 type Location = "body" | "query" | "path" | "header";
-
-/** Bodies above this size are refused while streaming in; the largest legitimate body is a message. */
-export const MAX_BODY_BYTES = 256 * 1024;
-
-/** Hono's streaming limit (it also counts chunked bodies without a Content-Length). */
-export const limitBodySize = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw new AppError(413, "Request body too large");
-  },
-});
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current = input;
@@ -144,6 +139,25 @@ function jsonDecodeIssue(text: string, error: unknown): ValidationIssue {
   };
 }
 
+/** The 422 item for text that cannot be stored; `loc` is cut short for absurdly nested bodies. */
+export function unstorableIssue(loc: (string | number)[], problem: UnstorableText): ValidationIssue {
+  return { loc: loc.slice(0, 32), msg: UNSTORABLE_TEXT_MESSAGE[problem], type: `value_error.str.${problem}` };
+}
+
+/** Throws the 422 for the first string or key of `value` that cannot be stored, if any. */
+export function rejectUnstorable(value: unknown, location: Location) {
+  const found = findUnstorableText(value);
+  if (found) throw validationFailed([unstorableIssue([location, ...found.path], found.problem)]);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+const NOT_UTF8: ValidationIssue = {
+  loc: ["body"],
+  msg: "the body is not valid UTF-8",
+  type: "value_error.unicode",
+};
+
 /**
  * Reads a JSON (or untyped) body once. As in the original: no Content-Type still means JSON;
  * another type (text/plain) leaves the body an opaque string, which then fails object
@@ -152,7 +166,8 @@ function jsonDecodeIssue(text: string, error: unknown): ValidationIssue {
  * A malformed body is not refused here but remembered: an unknown path must still answer 404,
  * and a route that takes no body ignores it. Routes that take a body refuse it in `jsonBody`,
  * and authentication refuses it first (`rejectMalformedBody`), as the original checks the
- * JSON before the credentials.
+ * JSON before the credentials. Malformed includes bytes that are not UTF-8 and text that
+ * cannot be stored (db/text.ts) anywhere in the parsed body.
  */
 export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
@@ -160,18 +175,75 @@ export const parseJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
   if (FORM_MEDIA.test(mediaType)) return next();
 
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = utf8.decode(await c.req.arrayBuffer());
+  } catch (error) {
+    if (error instanceof TypeError) {
+      c.set("bodyError", NOT_UTF8);
+      return next();
+    }
+    throw error;
+  }
 
+  let body: unknown;
   if (text.trim() === "") {
-    c.set("body", undefined);
+    body = undefined;
   } else if (mediaType === "" || JSON_MEDIA.test(mediaType)) {
     try {
-      c.set("body", JSON.parse(text));
+      body = JSON.parse(text);
     } catch (error) {
       c.set("bodyError", jsonDecodeIssue(text, error));
+      return next();
     }
   } else {
-    c.set("body", text);
+    body = text;
+  }
+  const unstorable = findUnstorableText(body);
+  if (unstorable) c.set("bodyError", unstorableIssue(["body", ...unstorable.path], unstorable.problem));
+  else c.set("body", body);
+  return next();
+};
+
+/**
+ * A path segment decoded as Hono decodes path parameters: whole, or when that fails (an escape
+ * that is not UTF-8, such as %ff) run by run of escapes, so `%ff%00` still yields a NUL.
+ */
+const decodeSegment = (segment: string) => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+};
+
+/**
+ * The path and query half of the rule: a path segment or a query parameter (name or value) that
+ * decodes to text that cannot be stored is a 422 naming it, on every route. Unknown paths are
+ * left alone (they answer 404 or 405). Percent-decoding never yields a lone surrogate (an
+ * encoded one does not decode), so in practice this is `%00`.
+ */
+export const rejectUnstorableUrl: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const endpoint = matchedRoutes(c).find((route) => route.method !== "ALL");
+  if (!endpoint) return next();
+  const url = new URL(c.req.url);
+  const pattern = endpoint.path.split("/");
+  for (const [index, segment] of url.pathname.split("/").entries()) {
+    const problem = segment.includes("%") ? unstorableText(decodeSegment(segment)) : null;
+    if (problem) {
+      const name = /^:([A-Za-z0-9_]+)/.exec(pattern[index] ?? "")?.[1];
+      throw validationFailed([unstorableIssue(name ? ["path", name] : ["path"], problem)]);
+    }
+  }
+  for (const [name, value] of url.searchParams) {
+    const problem = unstorableText(name) ?? unstorableText(value);
+    if (problem) throw validationFailed([unstorableIssue(["query", name.slice(0, 64)], problem)]);
   }
   return next();
 };

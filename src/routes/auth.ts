@@ -11,8 +11,8 @@ import type { AppEnv } from "../context";
 import { AppError, notFound, unauthorized, validationFailed } from "../errors";
 import { requireAuth } from "../http/auth";
 import { clientIp } from "../http/client-ip";
-import { enforceRate, ipIdentifier } from "../http/rate-limit";
-import { jsonBody, toValidationIssues, validate, zText } from "../http/validation";
+import { enforceAddressRate, enforceRate, ipIdentifier, underAccountLoginLimit } from "../http/rate-limit";
+import { jsonBody, rejectUnstorable, toValidationIssues, validate, zText } from "../http/validation";
 import { isoTime, toUserRead } from "../presenters/users";
 import {
   authenticate,
@@ -102,6 +102,7 @@ async function readLoginForm(c: Context<AppEnv>) {
       throw new AppError(400, "Malformed form body");
     }
   }
+  rejectUnstorable(form, "body");
   const result = loginForm.safeParse(form);
   if (!result.success) throw validationFailed(toValidationIssues(result.error, "body", form));
   return result.data;
@@ -122,7 +123,7 @@ async function refreshClaims(c: Context<AppEnv>, token: string) {
 export const authRoutes = new Hono<AppEnv>()
   .post("/auth/register", jsonBody(registration), async (c) => {
     const body = c.req.valid("json");
-    await enforceRate(c, "register", ipIdentifier(c));
+    await enforceAddressRate(c, "register");
     const user = await register(c.var.deps.db, {
       email: body.email,
       displayName: body.display_name,
@@ -133,11 +134,14 @@ export const authRoutes = new Hono<AppEnv>()
 
   .post("/auth/login", async (c) => {
     const form = await readLoginForm(c);
-    // Contract 6.2: per address, then per address and user name; counted before the password is checked.
-    const ip = ipIdentifier(c);
-    await enforceRate(c, "login", ip);
-    await enforceRate(c, "login-user", `${ip}:u:${form.username.trim().toLowerCase()}`);
-    const user = await authenticate(c.var.deps.db, form.username, form.password);
+    // Contract 6.2: per address, then per address and user name; counted before the password is
+    // checked. Then the failures per account, across addresses (issue 13.7).
+    const account = normaliseEmail(form.username);
+    await enforceAddressRate(c, "login");
+    await enforceAddressRate(c, "login-user", `:u:${account}`);
+    const user = await underAccountLoginLimit(c, account, () =>
+      authenticate(c.var.deps.db, form.username, form.password),
+    );
     return c.json(await newSessionFor(c, user.id));
   })
 
@@ -147,7 +151,8 @@ export const authRoutes = new Hono<AppEnv>()
       (claims) => ({ claims }),
       (error: unknown) => ({ error }),
     );
-    await enforceRate(c, "refresh", "claims" in verified ? `u:${verified.claims.userId}` : ipIdentifier(c));
+    const identifier = "claims" in verified ? `u:${verified.claims.userId}` : ipIdentifier(c);
+    if (identifier !== null) await enforceRate(c, "refresh", identifier);
     if (!("claims" in verified)) throw verified.error;
     return c.json(await refreshSession(sessionContext(c), verified.claims));
   })
@@ -219,7 +224,7 @@ export const authRoutes = new Hono<AppEnv>()
     const google = c.var.config.google;
     if (!google) throw new AppError(501, "Google sign-in is not configured");
     // A sign-in like the password form: the same per-address budget.
-    await enforceRate(c, "login", ipIdentifier(c));
+    await enforceAddressRate(c, "login");
     const identity = await verifyGoogleIdToken(c.req.valid("json").id_token, google);
     const user = await findOrCreateExternalUser(c.var.deps.db, identity.email, identity.name);
     return c.json(await newSessionFor(c, user.id));

@@ -33,13 +33,14 @@ export type RateRule =
   | "ws-connect"
   | "login"
   | "login-user"
+  | "login-account"
   | "refresh"
   | "register"
   | "channel-message"
   | "dm-message"
   | "dm-thread";
 
-interface RuleSpec {
+export interface RuleSpec {
   /** Key prefix (after STORE_KEY_PREFIX); contract 4.5's names where the contract has the rule. */
   prefix: string;
   limit: number;
@@ -48,7 +49,7 @@ interface RuleSpec {
 
 const MINUTE = 60_000;
 
-function ruleSpec(config: Config, rule: RateRule): RuleSpec {
+export function ruleSpec(config: Config, rule: RateRule): RuleSpec {
   const r = config.rateLimits;
   const [prefix, limit, naturalWindowMs] = (
     {
@@ -56,6 +57,8 @@ function ruleSpec(config: Config, rule: RateRule): RuleSpec {
       "ws-connect": ["rl:ws:connect", r.wsConnectPerMinute, MINUTE],
       login: ["rl:auth:login", r.loginPerMinute, MINUTE],
       "login-user": ["rl:auth:login", r.loginPerMinutePerUser, MINUTE],
+      // Counted by services/login-limits.ts in the store itself (failures only, read before counting).
+      "login-account": ["rl:auth:login-fail", r.loginFailuresPerAccountPer15Minutes, 15 * MINUTE],
       refresh: ["rl:auth:refresh", r.refreshPerMinute, MINUTE],
       register: ["rl:auth:register", r.registerPerHour, 60 * MINUTE],
       "channel-message": ["rl:msg:post", config.messagePostLimitPer10Seconds, 10_000],
@@ -71,6 +74,7 @@ export const RATE_RULES: readonly RateRule[] = [
   "ws-connect",
   "login",
   "login-user",
+  "login-account",
   "refresh",
   "register",
   "channel-message",
@@ -261,11 +265,23 @@ export async function checkRate(
       resetAt: count.reset,
     };
   } catch (error) {
-    const allowed = ctx.config.rateLimits.failOpen;
-    metrics.rateLimiterUnavailable(rule, allowed);
-    warnUnavailable(ctx.log, rule, error, allowed);
-    return { rule, outcome: "unavailable", allowed, limit: spec.limit, remaining: 0, resetAt: 0 };
+    return unavailableDecision(ctx, rule, error);
   }
+}
+
+/** The decision when the store could not answer: RATE_LIMIT_FAIL_OPEN decides; counted and logged. */
+export function unavailableDecision(ctx: RateLimitContext, rule: RateRule, error: unknown): RateDecision {
+  const allowed = ctx.config.rateLimits.failOpen;
+  metrics.rateLimiterUnavailable(rule, allowed);
+  warnUnavailable(ctx.log, rule, error, allowed);
+  return {
+    rule,
+    outcome: "unavailable",
+    allowed,
+    limit: ruleSpec(ctx.config, rule).limit,
+    remaining: 0,
+    resetAt: 0,
+  };
 }
 
 /** What a message limit is counted per (always per user as well). */

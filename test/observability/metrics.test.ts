@@ -95,6 +95,7 @@ describe("GET /metrics", () => {
       "ws-connect",
       "login",
       "login-user",
+      "login-account",
       "refresh",
       "register",
       "channel-message",

@@ -235,7 +235,7 @@ describe("docker-compose.yml", () => {
     expect(api.environment).toMatchObject({
       ENV: "production",
       UPSTASH_REDIS_REST_URL: "http://bridge:8079",
-      TRUST_PROXY_HEADERS: "true",
+      CLIENT_IP_SOURCE: "x-real-ip",
     });
     expect(api.ports, "only nginx is published").toBeUndefined();
   });

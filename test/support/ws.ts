@@ -95,10 +95,15 @@ export function connectSocket(url: string, options: ConnectOptions = {}): Promis
 }
 
 /** A handshake sent by hand, to read the status and body of a refusal (WebSocket clients hide it). */
-export function rawHandshake(baseUrl: string, path: string): Promise<{ status: number; body: unknown }> {
+export function rawHandshake(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${baseUrl}${path}`, {
       headers: {
+        ...headers,
         Connection: "Upgrade",
         Upgrade: "websocket",
         "Sec-WebSocket-Version": "13",

@@ -37,7 +37,7 @@ const handshake: Omit<Operation, "method" | "path" | "tag" | "summary"> = {
   security: [{ socketToken: [] }, { socketSubprotocol: [] }],
   ok: { status: 101, description: "Switching Protocols: the socket is open." },
   errors: {
-    403: "The handshake was refused before the upgrade; `detail` names why (no or bad token, revoked session, no access).",
+    403: "The handshake was refused before the upgrade; `detail` names why (no or bad token, revoked session, no access, a browser Origin not in CORS_ORIGINS).",
     426: "`This endpoint only accepts WebSocket upgrades` (a plain GET, without `Upgrade: websocket`).",
   },
 };
