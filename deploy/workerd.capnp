@@ -90,6 +90,7 @@ const api :Workerd.Worker = (
     (name = "TRUST_PROXY_HEADERS", fromEnvironment = "TRUST_PROXY_HEADERS"),
     (name = "CORS_ORIGINS", fromEnvironment = "CORS_ORIGINS"),
     (name = "WS_MAX_SOCKETS_PER_USER", fromEnvironment = "WS_MAX_SOCKETS_PER_USER"),
+    (name = "WS_FRAMES_PER_SECOND", fromEnvironment = "WS_FRAMES_PER_SECOND"),
     (name = "ACCESS_CACHE_SECONDS", fromEnvironment = "ACCESS_CACHE_SECONDS"),
     (name = "METRICS_ENABLED", fromEnvironment = "METRICS_ENABLED"),
     (name = "METRICS_TOKEN", fromEnvironment = "METRICS_TOKEN"),

@@ -92,6 +92,7 @@ const environmentSchema = z
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     SESSION_CACHE_SECONDS: integer(15, 0, 300),
     WS_MAX_SOCKETS_PER_USER: integer(16, 1, 1000),
+    WS_FRAMES_PER_SECOND: integer(10, 1, 10_000),
     ACCESS_CACHE_SECONDS: integer(60, 1, 3600),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
@@ -179,7 +180,11 @@ export interface Config {
     cacheSeconds: number;
   };
   /** Sockets one user may hold in one object (a conversation, or their notification feed). */
-  sockets: { maxPerUser: number };
+  sockets: {
+    maxPerUser: number;
+    /** Frames a socket may send per second, in bursts of four seconds' worth (realtime/frame-budget.ts). */
+    framesPerSecond: number;
+  };
   /**
    * How long a conversation object trusts what it learned about access without being told of a
    * change (realtime/access-cache.ts): the bound for changes made behind the app's back.
@@ -309,7 +314,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         touchTtlSeconds: e.SESSION_TOUCH_TTL_SECONDS,
         cacheSeconds: e.SESSION_CACHE_SECONDS,
       },
-      sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER },
+      sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER, framesPerSecond: e.WS_FRAMES_PER_SECOND },
       accessCacheSeconds: e.ACCESS_CACHE_SECONDS,
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,

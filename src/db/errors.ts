@@ -101,6 +101,26 @@ const UNAVAILABLE_STATES = /^(08...|57P01|57P02|57P03|53300)$/;
 const SOCKET_MESSAGES =
   /network connection lost|connection refused|socket (is )?closed|stream was cancelled|proxy request failed/i;
 
+/** Failures to connect at all: a statement that met one of these was never sent. */
+const CONNECT_CODES = new Set(["CONNECT_TIMEOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const CONNECT_STATES = /^(08001|08004|57P03|53300)$/;
+const CONNECT_MESSAGES = /connection refused|server login has been failing/i;
+
+/**
+ * Whether an error means a connection could not be made, so the statement it belonged to never
+ * reached PostgreSQL (a subset of `databaseUnavailable`).
+ */
+export function connectionRefused(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === "object"; depth++) {
+    const e = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof e.code === "string" && (CONNECT_CODES.has(e.code) || CONNECT_STATES.test(e.code))) return true;
+    if (typeof e.message === "string" && CONNECT_MESSAGES.test(e.message)) return true;
+    current = e.cause;
+  }
+  return false;
+}
+
 /**
  * Whether an error means PostgreSQL (or the pooler in front of it) cannot be reached right now:
  * the app then answers 503 "Database unavailable" with Retry-After, and the conversation objects

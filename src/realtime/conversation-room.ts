@@ -23,7 +23,7 @@
  */
 import type { Config } from "../config";
 import { createDatabase, type Database } from "../db/client";
-import { databaseUnavailable, foreignKeyViolation } from "../db/errors";
+import { connectionRefused, databaseUnavailable, foreignKeyViolation } from "../db/errors";
 import type { Env } from "../env";
 import { metrics } from "../observability/metrics";
 import type { Author, ChangeOutcome, ReadState, StoredMessage } from "../services/conversation-messages";
@@ -116,7 +116,13 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       storedAfter: (id) => this.data.after(id, BATCH_MAX * 10, { withDeleted: true }),
       load: (id) => this.data.load(id),
       classify: (error) =>
-        foreignKeyViolation(error) ? "gone" : databaseUnavailable(error) ? "unavailable" : "other",
+        foreignKeyViolation(error)
+          ? "gone"
+          : connectionRefused(error)
+            ? "unreachable"
+            : databaseUnavailable(error)
+              ? "unavailable"
+              : "other",
       publish: (created) =>
         this.publish(created.map((c) => ({ message: c.message, clientId: c.post.clientId }))),
       replay: (origin, post, message) => this.sendMessage(origin, "message", message, post.clientId),

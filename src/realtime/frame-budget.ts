@@ -5,17 +5,19 @@
  * answers without waking the object (names.ts PING_FRAME).
  *
  * The web app sends a ping every 10 s, a typing frame every few seconds while typing, and
- * messages within their own limit (20 per 10 s): far below the budget. A burst of FRAME_BURST
- * frames is allowed, then FRAME_RATE_PER_SECOND. A frame over the budget is dropped (the socket
- * is told, at most once a second); a socket that keeps sending while over it
- * (FRAME_DEBT_TO_CLOSE dropped frames before it slows down) is closed.
+ * messages within their own limit (20 per 10 s): far below the budget. WS_FRAMES_PER_SECOND
+ * (default 10) frames a second are allowed, in bursts of up to four seconds' worth. A frame over
+ * the budget is dropped (the socket is told, at most once a second); a socket that keeps sending
+ * while over it (FRAME_DEBT_TO_CLOSE dropped frames before it slows down) is closed.
  *
  * Kept in memory per socket: lost when the object hibernates, which only happens after seconds
  * without frames, by which time the bucket would be full again anyway.
  */
 
-export const FRAME_BURST = 40;
 export const FRAME_RATE_PER_SECOND = 10;
+/** The burst allowed on top of the rate: four seconds' worth. */
+export const BURST_SECONDS = 4;
+export const FRAME_BURST = FRAME_RATE_PER_SECOND * BURST_SECONDS;
 export const FRAME_DEBT_TO_CLOSE = 200;
 /** Longest frame accepted, in UTF-16 code units: a 4,000-character message and its JSON fit well within. */
 export const MAX_FRAME_CHARS = 16 * 1024;
@@ -31,14 +33,14 @@ export interface Bucket {
 
 export type FrameVerdict = "accept" | "drop" | "drop-and-tell" | "close";
 
-export function newBucket(now: number): Bucket {
-  return { tokens: FRAME_BURST, at: now, dropped: 0, toldAt: Number.NEGATIVE_INFINITY };
+export function newBucket(now: number, ratePerSecond = FRAME_RATE_PER_SECOND): Bucket {
+  return { tokens: ratePerSecond * BURST_SECONDS, at: now, dropped: 0, toldAt: Number.NEGATIVE_INFINITY };
 }
 
 /** Spends one frame from the bucket (updated in place) and says what to do with the frame. */
-export function spendFrame(bucket: Bucket, now: number): FrameVerdict {
+export function spendFrame(bucket: Bucket, now: number, ratePerSecond = FRAME_RATE_PER_SECOND): FrameVerdict {
   const elapsed = Math.max(0, now - bucket.at);
-  bucket.tokens = Math.min(FRAME_BURST, bucket.tokens + (elapsed * FRAME_RATE_PER_SECOND) / 1000);
+  bucket.tokens = Math.min(ratePerSecond * BURST_SECONDS, bucket.tokens + (elapsed * ratePerSecond) / 1000);
   bucket.at = now;
   if (bucket.tokens >= 1) {
     bucket.tokens -= 1;

@@ -195,12 +195,13 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
       return;
     }
     const now = Date.now();
+    const rate = this.config?.sockets.framesPerSecond;
     let bucket = this.budgets.get(ws);
     if (!bucket) {
-      bucket = newBucket(now);
+      bucket = newBucket(now, rate);
       this.budgets.set(ws, bucket);
     }
-    const verdict = spendFrame(bucket, now);
+    const verdict = spendFrame(bucket, now, rate);
     if (verdict === "close") {
       closeQuietly(ws, CLOSE_CODES.policy, "Too many frames");
       return;

@@ -9,6 +9,7 @@ interface Msg {
 }
 
 class DatabaseDown extends Error {}
+class ConnectionRefused extends Error {}
 class Gone extends Error {}
 
 /**
@@ -20,6 +21,8 @@ function world() {
   let nextId = 1;
   const state = {
     down: false,
+    /** Connections refused: statements are never sent. */
+    refusing: false,
     /** Store this many more statements, then lose the connection before answering any of them. */
     commitThenLose: undefined as number | undefined,
     now: 1_000_000,
@@ -30,6 +33,8 @@ function world() {
   const published: Msg[] = [];
   const replayed: { origin: string; message: Msg }[] = [];
   const inserts: number[] = [];
+  /** The read-backs made (ids they started after). */
+  const reads: number[] = [];
   const ports: WritePorts<Msg, string> = {
     now: () => state.now,
     clientIds: memoryClientIds(),
@@ -49,6 +54,7 @@ function world() {
       inserts.push(posts.length);
       return Promise.allSettled(
         posts.map(async (post) => {
+          if (state.refusing) throw new ConnectionRefused();
           if (state.down) throw new DatabaseDown();
           if (post.content === "gone") throw new Gone();
           const row = { id: nextId++, userId: post.userId, content: post.content };
@@ -63,16 +69,25 @@ function world() {
       );
     },
     newestId: async () => {
+      if (state.refusing) throw new ConnectionRefused();
       if (state.down) throw new DatabaseDown();
       return rows.at(-1)?.id ?? 0;
     },
     storedAfter: async (id) => {
+      reads.push(id);
+      if (state.refusing) throw new ConnectionRefused();
       if (state.down) throw new DatabaseDown();
       return rows.filter((row) => row.id > id);
     },
     load: async (id) => rows.find((row) => row.id === id),
     classify: (error) =>
-      error instanceof DatabaseDown ? "unavailable" : error instanceof Gone ? "gone" : "other",
+      error instanceof ConnectionRefused
+        ? "unreachable"
+        : error instanceof DatabaseDown
+          ? "unavailable"
+          : error instanceof Gone
+            ? "gone"
+            : "other",
     publish: (created) => published.push(...created.map((c) => c.message)),
     replay: (origin, _post, message) => replayed.push({ origin, message }),
     afterPublish: async () => {},
@@ -81,7 +96,7 @@ function world() {
   const queue = new WriteQueue<Msg, string>(ports);
   const post = (userId: number, content: string, options: Partial<Post<string>> = {}) =>
     queue.submit({ userId, content, clientId: null, origin: "socket", ...options });
-  return { rows, state, published, replayed, inserts, queue, post };
+  return { rows, state, published, replayed, inserts, reads, queue, post };
 }
 
 afterEach(() => {
@@ -210,5 +225,42 @@ describe("the write queue while PostgreSQL cannot be reached", () => {
     await vi.advanceTimersByTimeAsync(5_000);
     expect(await lost).toMatchObject({ kind: "created", message: { content: "maybe stored" } });
     expect(w.rows.map((r) => r.content)).toEqual(["warm", "maybe stored"]);
+  });
+
+  it("answers a REST post whose answer was lost at once, and publishes it only if it was stored", async () => {
+    vi.useFakeTimers();
+    const w = world();
+    await w.post(9, "warm");
+    w.state.commitThenLose = 1; // the first statement commits, then the connection drops
+    const blocker = w.post(1, "socket first");
+    const rest = [w.post(2, "rest stored", { origin: null }), w.post(2, "rest lost", { origin: null })];
+    await vi.advanceTimersByTimeAsync(10);
+    // Told at once, whatever happened to them: a REST client must not hang.
+    expect(await Promise.all(rest)).toMatchObject([
+      { kind: "refused", refusal: { code: "unavailable" } },
+      { kind: "refused", refusal: { code: "unavailable" } },
+    ]);
+    w.state.down = false;
+    w.state.commitThenLose = undefined;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await blocker).toMatchObject({ kind: "created" });
+    // The one that was stored is published; the other one was never stored and is not now.
+    expect(w.rows.map((r) => r.content)).toEqual(["warm", "socket first"]);
+    expect(w.published.map((m) => m.content)).toEqual(["warm", "socket first"]);
+  });
+
+  it("holds posts whose statements never left (connection refused) without reading anything back", async () => {
+    vi.useFakeTimers();
+    const w = world();
+    await w.post(9, "warm");
+    w.state.refusing = true;
+    const held = w.post(1, "held");
+    await vi.advanceTimersByTimeAsync(1_000);
+    w.state.refusing = false;
+    await vi.advanceTimersByTimeAsync(5_000);
+    const outcome = await held;
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ kind: "created" });
+    expect(w.reads).toEqual([]);
+    expect(w.rows.map((r) => r.content)).toEqual(["warm", "held"]);
   });
 });

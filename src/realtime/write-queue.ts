@@ -69,7 +69,12 @@ export type PostOutcome<M> =
   | { kind: "created" | "replayed"; message: M; clientId: string | null }
   | { kind: "refused"; refusal: Refusal };
 
-export type InsertFailure = "gone" | "unavailable" | "other";
+/**
+ * Why an INSERT failed: the conversation is gone (a foreign key); the database could not be
+ * reached, so the statement was never sent ("unreachable"); the connection was lost with the
+ * statement sent, so it may or may not have been stored ("unavailable"); or anything else.
+ */
+export type InsertFailure = "gone" | "unreachable" | "unavailable" | "other";
 
 export interface WritePorts<M extends Identified, Origin> {
   now(): number;
@@ -86,7 +91,7 @@ export interface WritePorts<M extends Identified, Origin> {
   storedAfter(id: number): Promise<M[]>;
   /** One message as it is now, deleted ones included. */
   load(messageId: number): Promise<M | undefined>;
-  /** Why an INSERT failed: the conversation is gone (a foreign key), the database is unreachable, or else. */
+  /** Why an INSERT (or any query) failed (see InsertFailure). */
   classify(error: unknown): InsertFailure;
   /** Publishes stored messages, in id order, before their senders are answered. */
   publish(created: { post: Post<Origin>; message: M }[]): void;
@@ -122,6 +127,8 @@ interface QueuedPost<M, Origin> {
   kind: "post";
   post: Post<Origin>;
   resolve(outcome: PostOutcome<M>): void;
+  /** Already told "unavailable" while its fate was unknown (a REST post): stored only if it already was. */
+  answered?: boolean;
 }
 
 interface QueuedTask {
@@ -252,11 +259,12 @@ export class WriteQueue<M extends Identified, Origin> {
         step.fail(new DatabaseUnavailableError());
         return false;
       }
-      // A REST post whose fate is unknown waits for it too (see `unresolved`).
-      if (step.post.origin === null && !this.unresolved.has(step.post)) {
-        step.resolve({ kind: "refused", refusal: unavailable() });
-        return false;
-      }
+      if (step.post.origin !== null) return true;
+      step.resolve({ kind: "refused", refusal: unavailable() });
+      // A REST post whose fate is unknown is answered now (a REST client must not hang) but stays
+      // until the read-back says whether it was stored (see `unresolved`).
+      if (!this.unresolved.has(step.post)) return false;
+      step.answered = true;
       return true;
     });
   }
@@ -314,7 +322,7 @@ export class WriteQueue<M extends Identified, Origin> {
       for (const [op, outcome] of result.refused) outcomes.set(op, outcome);
       held = result.held;
     } catch (error) {
-      if (this.ports.classify(error) === "unavailable") held = fresh.filter((op) => !outcomes.has(op));
+      if (unreachableOrLost(this.ports.classify(error))) held = fresh.filter((op) => !outcomes.has(op));
       else {
         this.ports.logError("a batch of posts failed", error);
         for (const op of fresh)
@@ -361,7 +369,7 @@ export class WriteQueue<M extends Identified, Origin> {
       try {
         op.resolve(await this.replay(op.post, messageId));
       } catch (error) {
-        if (this.ports.classify(error) === "unavailable") held.push(op);
+        if (unreachableOrLost(this.ports.classify(error))) held.push(op);
         else op.resolve({ kind: "refused", refusal: failed() });
       }
     }
@@ -398,21 +406,24 @@ export class WriteQueue<M extends Identified, Origin> {
     const refused = new Map<QueuedPost<M, Origin>, PostOutcome<M>>();
     let pending = ops;
     if (this.unresolvedAfter !== undefined) {
-      // The held posts lead this batch, in order: the rows found are theirs.
+      // The unresolved posts lead this batch, in order: the rows found are theirs.
       const found = await this.ports.storedAfter(this.unresolvedAfter);
-      const count = Math.min(found.length, pending.length);
+      const leading = pending.findIndex((op) => !this.unresolved.has(op.post));
+      const count = Math.min(found.length, leading < 0 ? pending.length : leading);
       for (const [index, op] of pending.slice(0, count).entries())
         created.push({ op, message: found[index] as M });
       this.newestKnown = Math.max(this.unresolvedAfter, ...found.map((m) => m.id));
+      // Those already told "unavailable" and not stored stay unstored: their clients retry.
+      pending = pending.slice(count).filter((op) => !(op.answered && this.unresolved.has(op.post)));
       this.unresolvedAfter = undefined;
       this.unresolved.clear();
-      pending = pending.slice(count);
     }
     if (pending.length === 0) return { created, refused, held: [] as QueuedPost<M, Origin>[] };
     this.newestKnown ??= await this.ports.newestId();
     const before = this.newestKnown;
     const settled = await this.ports.insert(pending.map((op) => op.post));
     const unanswered: QueuedPost<M, Origin>[] = [];
+    const unsent: QueuedPost<M, Origin>[] = [];
     settled.forEach((result, index) => {
       const op = pending[index] as QueuedPost<M, Origin>;
       if (result.status === "fulfilled") {
@@ -422,6 +433,7 @@ export class WriteQueue<M extends Identified, Origin> {
       }
       const failure = this.ports.classify(result.reason);
       if (failure === "unavailable") unanswered.push(op);
+      else if (failure === "unreachable") unsent.push(op);
       else if (failure === "gone") {
         refused.set(op, { kind: "refused", refusal: { code: "not_found", detail: "Not Found" } });
       } else {
@@ -429,7 +441,7 @@ export class WriteQueue<M extends Identified, Origin> {
         refused.set(op, { kind: "refused", refusal: failed() });
       }
     });
-    if (unanswered.length === 0) return { created, refused, held: unanswered };
+    if (unanswered.length === 0) return { created, refused, held: unsent };
 
     // Answers were lost with the connection: what was stored after `before`, besides the posts
     // answered above, belongs to the unanswered posts, in order (the statements ran in order).
@@ -439,15 +451,15 @@ export class WriteQueue<M extends Identified, Origin> {
     try {
       found = (await this.ports.storedAfter(before)).filter((m) => !answered.has(m.id));
     } catch (error) {
-      if (this.ports.classify(error) !== "unavailable") throw error;
+      if (!unreachableOrLost(this.ports.classify(error))) throw error;
       this.unresolvedAfter = before;
       this.unresolved = new Set(unanswered.map((op) => op.post));
-      return { created, refused, held: unanswered };
+      return { created, refused, held: [...unanswered, ...unsent] };
     }
     const count = Math.min(found.length, unanswered.length);
     for (const [index, op] of unanswered.slice(0, count).entries())
       created.push({ op, message: found[index] as M });
-    return { created, refused, held: unanswered.slice(count) };
+    return { created, refused, held: [...unanswered.slice(count), ...unsent] };
   }
 
   private async replay(post: Post<Origin>, messageId: number): Promise<PostOutcome<M>> {
@@ -459,3 +471,6 @@ export class WriteQueue<M extends Identified, Origin> {
 }
 
 const failed = (): Refusal => ({ code: "unavailable", detail: "The message could not be stored" });
+
+/** The database is not there right now, whether or not a statement got to it. */
+const unreachableOrLost = (failure: InsertFailure) => failure === "unreachable" || failure === "unavailable";

@@ -105,7 +105,25 @@ describe("a PostgreSQL restart", () => {
 
     await sleep(1_000);
     await server.stop();
-    await sleep(3_000);
+    // While it is down, each kind of request answers 503 with Retry-After (never a 500, never a hang).
+    const whileDown = await Promise.all([
+      call("/auth/me", {}, token),
+      call("/workspaces", {}, token),
+      call(`/channels/${room.channelId}/messages?limit=5`, {}, token),
+      call(
+        `/channels/${room.channelId}/messages`,
+        { method: "POST", body: JSON.stringify({ content: "refused" }) },
+        token,
+      ),
+      call(
+        `/channels/${room.channelId}/read`,
+        { method: "POST", body: JSON.stringify({ last_read_message_id: 1 }) },
+        token,
+      ),
+    ]);
+    expect(whileDown.map((s) => s.status)).toEqual([503, 503, 503, 503, 503]);
+    statuses.push(...whileDown);
+    await sleep(2_000);
     await startServer();
     // Until the API answers again, then a little more traffic on the recovered path.
     for (let i = 0; i < 100; i++) {

@@ -5,7 +5,9 @@
  * malformed.ts), JSON that is not an object, text that is not JSON, deep nesting and binary frames.
  *
  * A frame fails the property when the server closes the socket because of it or answers it with
- * an `internal_error` event. After each frame a probe proves the socket is still served and the
+ * an `internal_error` event, except that a frame over the documented size limit must close it
+ * with 1009 (the test then opens a new socket). The frame budget is raised here: the flood test
+ * (test/realtime/flood.test.ts) is the budget's. After each frame a probe proves the socket is still served and the
  * frame was dealt with: on the channel and DM sockets a message of the probe's own, which the
  * object's single writer handles after anything the fuzzed frame queued; on the notifications
  * socket (which ignores frames) an event delivered through the feed.
@@ -14,6 +16,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_FRAME_CHARS } from "../../src/realtime/frame-budget";
 import { joinDm, notificationsOf } from "../dm/world";
 import { as, joinChat } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
@@ -30,7 +33,11 @@ let world: World;
 beforeAll(async () => {
   console.info(`fuzz (sockets): seed ${SEED}, ${RUNS} frames per socket; replay with FUZZ_SEED=${SEED}`);
   app = await startApp({
-    env: { RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: "10000", RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "10000" },
+    env: {
+      RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: "10000",
+      RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "10000",
+      WS_FRAMES_PER_SECOND: "1000",
+    },
   });
   world = await buildWorld(app);
 });
@@ -122,17 +129,27 @@ async function arrival(watched: Watched, from: number, match: (frame: SocketFram
     .toBe(true);
 }
 
+const frameLength = (frame: Frame) => ("text" in frame ? frame.text.length : frame.binary.byteLength);
+
 async function fuzzSocket(
   name: string,
   seed: number,
   open: () => Promise<TestSocket>,
   probe: (watched: Watched, n: number) => Promise<void>,
 ): Promise<string | null> {
-  const watched = watch(await open());
+  let watched = watch(await open());
   let n = 0;
   const property = fc.asyncProperty(frames, async (frame) => {
     n += 1;
     send(watched.socket, frame);
+    if (frameLength(frame) > MAX_FRAME_CHARS) {
+      // Documented: a frame over the limit closes its socket with 1009; go on with a new one.
+      await expect.poll(() => watched.closed, { timeout: 10_000, interval: 5 }).not.toBeNull();
+      if (watched.closed?.code !== 1009)
+        throw new Error(`an oversized frame closed with ${watched.closed?.code}`);
+      watched = watch(await open());
+      return;
+    }
     await probe(watched, n);
     if (watched.closed) {
       throw new Error(`the server closed the socket (${watched.closed.code} ${watched.closed.reason})`);

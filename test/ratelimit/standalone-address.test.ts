@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ManagedProcess, waitFor } from "../selfhost/processes";
 import { TEST_JWT_SECRET } from "../support/app";
-import { repositoryRoot } from "../support/bundle";
+import { buildBundle, repositoryRoot } from "../support/bundle";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { api } from "../support/http";
 import { uniqueKeyPrefix } from "../support/store";
@@ -44,13 +44,13 @@ function freePort(): Promise<number> {
 beforeAll(async () => {
   database = await createTestDatabase();
   const store = inject("store");
-  // Laid out as deploy/Dockerfile lays it out: the config in deploy/, the bundle in dist/.
+  // Laid out as deploy/Dockerfile lays it out: the config in deploy/, the deployed bundle (with the
+  // modules beside it) in dist/.
   tmp = mkdtempSync(join(tmpdir(), "braumchat-standalone-"));
   mkdirSync(join(tmp, "deploy"));
-  mkdirSync(join(tmp, "dist"));
   mkdirSync(join(tmp, "durable-objects"));
   copyFileSync(join(repositoryRoot, "deploy/workerd.capnp"), join(tmp, "deploy/workerd.capnp"));
-  copyFileSync(inject("bundlePath"), join(tmp, "dist/index.js"));
+  buildBundle(join(tmp, "dist"));
   const port = await freePort();
   const binary = (createRequire(import.meta.url)("workerd") as { default: string }).default;
   workerd = new ManagedProcess(
