@@ -45,12 +45,12 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
     return { userId: claims.userId, sessionId: undefined };
   }
   await assertSessionActive(
-    { db: deps.db, cacheSeconds: config.session.cacheSeconds },
+    { db: () => deps.db, cacheSeconds: config.session.cacheSeconds },
     claims.userId,
     claims.sessionId,
   );
   if (config.session.touchEnabled && config.session.touchTtlSeconds > 0) {
-    const touch = touchSession({ db: deps.db, log }, claims.sessionId, config.session.touchTtlSeconds);
+    const touch = touchSession({ db: () => deps.db, log }, claims.sessionId, config.session.touchTtlSeconds);
     try {
       c.executionCtx.waitUntil(touch);
     } catch {

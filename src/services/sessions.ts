@@ -186,7 +186,8 @@ export async function listActiveSessions(db: Database, userId: number) {
 }
 
 export interface SessionCheck {
-  db: Database;
+  /** Asked only when memory cannot answer (a getter: opening a connection is not free). */
+  db: () => Database;
   /** How long an "active" verdict is trusted (SESSION_CACHE_SECONDS). */
   cacheSeconds: number;
 }
@@ -207,7 +208,8 @@ export async function assertSessionActive(
     return;
   }
   const askedAt = Date.now();
-  const [row] = await ctx.db
+  const [row] = await ctx
+    .db()
     .select({ userId: userSessions.userId, revokedAt: userSessions.revokedAt })
     .from(userSessions)
     .where(eq(userSessions.sessionId, sessionId));
@@ -272,7 +274,7 @@ const TOUCHED_HERE_MAX = 10_000;
  * effort: failures are logged and ignored.
  */
 export async function touchSession(
-  ctx: { db: Database; log: Logger },
+  ctx: { db: () => Database; log: Logger },
   sessionId: string,
   ttlSeconds: number,
 ): Promise<void> {
@@ -282,7 +284,8 @@ export async function touchSession(
   if (touchedHere.size >= TOUCHED_HERE_MAX) touchedHere.clear();
   touchedHere.set(sessionId, now);
   try {
-    await ctx.db
+    await ctx
+      .db()
       .update(userSessions)
       .set({ lastSeenAt: sql`now()` })
       .where(eq(userSessions.sessionId, sessionId));

@@ -60,9 +60,16 @@ function adminUrl(): string {
   return provided()?.adminUrl || configuredAdminUrl();
 }
 
-/** undefined under a configuration without the global setup (npm run test:selfhost). */
+/**
+ * undefined under a configuration without the global setup (npm run test:selfhost), and outside
+ * vitest altogether (the benchmarks, which start the same pieces).
+ */
 function provided(): ProvidedPostgres | undefined {
-  return inject("postgres") as ProvidedPostgres | undefined;
+  try {
+    return inject("postgres") as ProvidedPostgres | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function databaseUrl(name: string): string {
