@@ -47,13 +47,8 @@ export function workerdPids(): number[] {
   });
 }
 
-/** VmRSS of a process, in KiB. */
-export function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  if (!match) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]);
-}
+/** VmRSS of a process, in KiB (the same reading as the selfhost suite's memory test). */
+export { residentKiB as rssKiB } from "../../test/selfhost/processes";
 
 /** User plus system CPU seconds a process has used so far. */
 export function cpuSeconds(pid: number): number {
