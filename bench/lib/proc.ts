@@ -64,3 +64,15 @@ export function machineBusySeconds(): number {
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return (total - idle) / 100;
 }
+
+/**
+ * The user and system CPU seconds of a shell's children, from bash's `times` output (two lines:
+ * the shell's own, then its children's, each "0m1.234s 0m0.056s").
+ */
+export function parseChildTimes(timesOutput: string): number {
+  const lines = timesOutput.trim().split("\n");
+  const children = lines.at(-1) ?? "";
+  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (seconds.length !== 2) throw new Error(`unexpected output of bash's times: ${timesOutput}`);
+  return (seconds[0] as number) + (seconds[1] as number);
+}
