@@ -1,50 +1,21 @@
 /**
- * Reading the workerd process that Miniflare spawned for this benchmark (Linux /proc): its pid,
- * resident memory and CPU time. Only descendants of this process are considered, so a workerd of
- * another run on the machine is never measured by mistake.
+ * Reading processes from Linux /proc: resident memory and CPU time of a pid (the benchmarks know
+ * their processes' ids, so another run's workerd on the machine is never measured by mistake),
+ * and the machine's busy time.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 
-function stat(pid: number): { comm: string; ppid: number; cpuTicks: number } | null {
+/** utime + stime of a process (all its threads), in clock ticks, or null when it is gone. */
+function cpuTicks(pid: number): number | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // comm is in parentheses and may contain spaces; the fields after it are space-separated.
-    const open = text.indexOf("(");
-    const close = text.lastIndexOf(")");
-    const rest = text
-      .slice(close + 2)
-      .split(" ")
-      .map((field) => field.trim());
-    // rest[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
-    return {
-      comm: text.slice(open + 1, close),
-      ppid: Number(rest[1]),
-      cpuTicks: Number(rest[11]) + Number(rest[12]),
-    };
+    // Field 2 (comm) is in parentheses and may contain spaces; fields 3 on follow its ")".
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    // rest[0] is field 3 (state); utime is field 14, stime 15.
+    return Number(rest[11]) + Number(rest[12]);
   } catch {
     return null;
   }
-}
-
-/** The pids of `workerd` processes descending from this Node process. */
-export function workerdPids(): number[] {
-  const parents = new Map<number, number>();
-  const workerd: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const info = stat(pid);
-    if (!info) continue;
-    parents.set(pid, info.ppid);
-    if (info.comm === "workerd") workerd.push(pid);
-  }
-  return workerd.filter((pid) => {
-    for (let p: number | undefined = pid, hops = 0; p && p > 1 && hops < 10; hops++) {
-      if (p === process.pid) return true;
-      p = parents.get(p);
-    }
-    return false;
-  });
 }
 
 /** VmRSS of a process, in KiB (the same reading as the selfhost suite's memory test). */
@@ -52,8 +23,8 @@ export { residentKiB as rssKiB } from "../../test/selfhost/processes";
 
 /** User plus system CPU seconds a process has used so far. */
 export function cpuSeconds(pid: number): number {
-  const info = stat(pid);
-  return info ? info.cpuTicks / 100 : Number.NaN; // USER_HZ is 100 on Linux
+  const ticks = cpuTicks(pid);
+  return ticks === null ? Number.NaN : ticks / 100; // USER_HZ is 100 on Linux
 }
 
 /** Busy CPU seconds of the whole machine so far (all cores; /proc/stat minus idle and iowait). */
