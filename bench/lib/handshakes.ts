@@ -9,8 +9,8 @@
  * HTTP client and cost about 1 ms of CPU per handshake, as much as the server's share.
  */
 import { connect } from "node:net";
+import { closedLoop } from "./closed-loop";
 import type { LoadOptions, LoadResult } from "./load";
-import { percentile } from "./stats";
 
 export interface HandshakeTarget {
   /** ws://host:port/ws/chat/{workspace}/{channel} */
@@ -96,37 +96,10 @@ function openAndClose(url: URL, offerDeflate: boolean, token: string): Promise<b
   });
 }
 
-export async function handshakeLoad(target: HandshakeTarget, options: LoadOptions): Promise<LoadResult> {
+export function handshakeLoad(target: HandshakeTarget, options: LoadOptions): Promise<LoadResult> {
   const url = new URL(target.url);
-  const latencies: number[] = [];
-  let failed = 0;
-  let n = 0;
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  const deadline = started + options.seconds * 1000;
-  await Promise.all(
-    Array.from({ length: options.connections }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const token = target.tokens[n++ % target.tokens.length] as string;
-        if (await openAndClose(url, target.offerDeflate ?? true, token))
-          latencies.push(performance.now() - t0);
-        else failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu0);
-  return {
-    driver: "raw WebSocket client",
-    requests: latencies.length,
-    seconds,
-    perSecond: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: percentile(latencies, 100),
-    non2xx: failed,
-    socketErrors: 0,
-    clientCpuSeconds: (used.user + used.system) / 1e6,
-  };
+  return closedLoop("raw WebSocket client", options, async (n) => {
+    const token = target.tokens[n % target.tokens.length] as string;
+    return (await openAndClose(url, target.offerDeflate ?? true, token)) ? "ok" : "refused";
+  });
 }
