@@ -99,7 +99,7 @@ try {
   ];
   const rss0 = rssKiB(deployment.pid("api"));
   console.log(
-    `${CONCURRENCY} concurrent clients (${loadDriver().name} for HTTP, ws for sockets), ${SECONDS} s per run after ${WARM_UP_SECONDS} s of warm-up; workerd RSS ${fmt(rss0 / 1024)} MiB\n`,
+    `${CONCURRENCY} concurrent clients (${loadDriver().name} for HTTP, a raw WebSocket client in this process for handshakes), ${SECONDS} s per run after ${WARM_UP_SECONDS} s of warm-up; workerd RSS ${fmt(rss0 / 1024)} MiB\n`,
   );
   for (const scenario of scenarios(deployment, arrangement)) {
     await scenario.run(WARM_UP_SECONDS);

@@ -28,14 +28,16 @@ export function selfCpu(name = "bench process"): CpuSource {
 
 /**
  * The PostgreSQL backends serving the stack's database (PgBouncer's server connections). The
- * server is shared with other work on the machine, so only these backends are counted; a backend
- * that starts during the step counts from zero.
+ * server is shared with other work on the machine, so only these backends are counted (not the
+ * autovacuum workers that visit the database); a backend that starts during the step counts from
+ * zero.
  */
 export function postgresBackendsCpu(sql: postgres.Sql): CpuSource {
   let baseline: Map<number, number> | undefined;
   const backends = async () => {
     const rows = await sql<{ pid: number }[]>`
-      select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+      select pid from pg_stat_activity
+      where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()`;
     return new Map(rows.map((r) => [r.pid, cpuSeconds(r.pid)]));
   };
   return {
