@@ -1,13 +1,21 @@
 /**
- * Auth benchmark: what a login costs (scrypt by design), and what the per-request session
- * check costs once its verdict is cached in the store. Prints figures; asserts nothing.
+ * Auth benchmark on the self-hosted stack (bench/lib/deployment.ts): what a login costs (scrypt,
+ * by design), the per-request session check (from memory once cached), and refresh rotation.
+ * Prints figures; asserts nothing.
  *
  *   npm run bench:auth
  */
-import { measure, startStack, summarise } from "./lib/stack";
+import { describeDeployment, startDeployment } from "./lib/deployment";
+import { fmt, measure, percentile } from "./lib/stats";
 
-const stack = await startStack();
-const post = (path: string, init: RequestInit) => fetch(`${stack.url}${path}`, { method: "POST", ...init });
+const deployment = await startDeployment();
+const base = deployment.api;
+const post = (path: string, init: RequestInit) => fetch(`${base}${path}`, { method: "POST", ...init });
+
+function summarise(label: string, result: Awaited<ReturnType<typeof measure>>) {
+  const { durations, perSecond } = result;
+  return `${label.padEnd(44)} ${fmt(perSecond, 0).padStart(6)} req/s   p50 ${fmt(percentile(durations, 50)).padStart(6)} ms   p99 ${fmt(percentile(durations, 99)).padStart(6)} ms   (n=${durations.length})`;
+}
 
 try {
   const users = Array.from({ length: 16 }, (_, i) => ({
@@ -35,13 +43,13 @@ try {
   });
 
   const me = (i: number) =>
-    fetch(`${stack.url}/auth/me`, { headers: { Authorization: `Bearer ${tokens[i % tokens.length]}` } }).then(
+    fetch(`${base}/auth/me`, { headers: { Authorization: `Bearer ${tokens[i % tokens.length]}` } }).then(
       async (res) => {
         await res.arrayBuffer();
         if (!res.ok) throw new Error(`me: ${res.status}`);
       },
     );
-  await measure(200, 16, me); // warm the session cache and the isolates
+  await measure(200, 16, me); // warm the session cache and the isolate
   const meSerial = await measure(300, 1, me);
   const meParallel = await measure(3000, 16, me);
 
@@ -55,10 +63,11 @@ try {
   });
 
   console.log(`auth benchmark (${new Date().toISOString()}, ${process.platform}, node ${process.version})`);
+  console.log(describeDeployment(deployment));
   console.log(summarise("POST /auth/login (scrypt), 4 concurrent", logins));
   console.log(summarise("GET /auth/me, 1 client", meSerial));
-  console.log(summarise("GET /auth/me, 16 concurrent", meParallel));
+  console.log(summarise("GET /auth/me, 16 concurrent (fetch)", meParallel));
   console.log(summarise("POST /auth/refresh (rotation), 4 concurrent", refreshes));
 } finally {
-  await stack.stop();
+  await deployment.stop();
 }

@@ -16,6 +16,12 @@
  *     request for good (20,000 requests: 104 MB to 875 MB).
  *
  * Channel and thread objects keep a connection of their own (see `idleTimeoutSeconds`).
+ *
+ * Behind PgBouncer in transaction mode, a query without parameters outside a transaction is a
+ * hazard: postgres.js writes the next query on the same connection before the first one's answer
+ * (pipelining), PgBouncer 1.18 lends the server connection back at that answer, and the second
+ * query's answer is dropped, so that connection waits for ever (the readiness probe did this;
+ * test/selfhost/load.selfhost.ts). Queries with parameters are not pipelined: give one.
  */
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";

@@ -44,7 +44,11 @@ export const healthRoutes = new Hono<AppEnv>()
     }
     const { deps, log } = c.var;
     const [db, redis] = await Promise.all([
-      check(() => deps.db.sql`select 1`, "database"),
+      // A parameter on purpose: postgres.js writes the next query right behind one without
+      // parameters (pipelining), and PgBouncer in transaction mode hands the server connection
+      // back at the first one's answer, so the second one's answer is dropped and that pooled
+      // connection waits for ever. With a parameter the client waits for each answer.
+      check(() => deps.db.sql`select ${1}::int as ready`, "database"),
       check(() => deps.store.ping(), "store"),
     ]);
     if (db === "ok" && redis === "ok") return c.json({ status: "ok", db, redis });

@@ -6,6 +6,7 @@
  * still ours (nginx's master stops its workers before it exits).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 const KEEP_OUTPUT_CHARS = 64 * 1024;
 
@@ -112,4 +113,12 @@ export async function waitFor<T>(
   const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
   const log = options.process ? `\n${options.process.name}'s output:\n${options.process.log}` : "";
   throw new Error(`timed out waiting for ${what}${reason}${log}`);
+}
+
+/** Resident memory (VmRSS) of a running process, in KiB (Linux /proc). */
+export function residentKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]);
 }

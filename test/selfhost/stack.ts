@@ -116,7 +116,7 @@ export function selfSignedCertificate(
 }
 
 /** The workerd binary of the locked `workerd` package (what the Dockerfile copies into the image). */
-function workerdBinary(): string {
+export function workerdBinary(): string {
   const require = createRequire(import.meta.url);
   return (require("workerd") as { default: string }).default;
 }
