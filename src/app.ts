@@ -16,10 +16,12 @@ import { dmRoutes } from "./routes/dm";
 import { friendRoutes } from "./routes/friends";
 import { healthRoutes } from "./routes/health";
 import { inviteRoutes } from "./routes/invites";
+import { mentionRoutes } from "./routes/mentions";
 import { messageRoutes } from "./routes/messages";
 import { metricsRoutes } from "./routes/metrics";
 import { openApiRoutes } from "./routes/openapi";
 import { socketRoutes } from "./routes/sockets";
+import { threadRoutes } from "./routes/threads";
 import { userRoutes } from "./routes/users";
 import { workspaceRoutes } from "./routes/workspaces";
 
@@ -58,6 +60,8 @@ export function createApp(options: AppOptions = {}) {
     .route("/", channelRoutes)
     .route("/", messageRoutes)
     .route("/", dmRoutes)
+    .route("/", threadRoutes)
+    .route("/", mentionRoutes)
     .route("/", userRoutes)
     .route("/", friendRoutes)
     .route("/", socketRoutes)

@@ -94,6 +94,7 @@ const environmentSchema = z
     WS_MAX_SOCKETS_PER_USER: integer(16, 1, 1000),
     WS_FRAMES_PER_SECOND: integer(10, 1, 10_000),
     ACCESS_CACHE_SECONDS: integer(60, 1, 3600),
+    MENTION_EVERYONE_MAX_READERS: integer(50, 0, 1_000_000),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
     RATE_LIMITS_ENABLED: flag(true),
@@ -113,6 +114,7 @@ const environmentSchema = z
     RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
     RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
     RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: integer(30, 1, 1_000_000),
+    RATE_LIMIT_REACTION_PER_MINUTE: integer(60, 1, 1_000_000),
     LOG_LEVEL: z.preprocess(optionalText, z.enum(["debug", "info", "warn", "error"]).default("info")),
   })
   .superRefine((env, ctx) => {
@@ -190,6 +192,11 @@ export interface Config {
    * change (realtime/access-cache.ts): the bound for changes made behind the app's back.
    */
   accessCacheSeconds: number;
+  /**
+   * `@channel` and `@here` reach everyone only in conversations with at most this many readers,
+   * unless the author moderates it (services/mentions.ts).
+   */
+  mentionEveryoneMaxReaders: number;
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
@@ -233,6 +240,8 @@ export interface RateLimitSettings {
   registerPerHour: number;
   dmMessagePer10Seconds: number;
   dmThreadCreatePerMinute: number;
+  /** Reactions a user may add or remove per minute, everywhere together. */
+  reactionPerMinute: number;
 }
 
 export interface ConfigProblem {
@@ -316,6 +325,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       },
       sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER, framesPerSecond: e.WS_FRAMES_PER_SECOND },
       accessCacheSeconds: e.ACCESS_CACHE_SECONDS,
+      mentionEveryoneMaxReaders: e.MENTION_EVERYONE_MAX_READERS,
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,
       messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,
@@ -333,6 +343,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         registerPerHour: e.RATE_LIMIT_REGISTER_PER_HOUR,
         dmMessagePer10Seconds: e.RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS,
         dmThreadCreatePerMinute: e.RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE,
+        reactionPerMinute: e.RATE_LIMIT_REACTION_PER_MINUTE,
       },
       logLevel: e.LOG_LEVEL,
     },

@@ -271,6 +271,15 @@ export const messages = pgTable(
       .$defaultFn(() => false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // This project's own (migration 0007): threads, reactions.
+    /** The root this message replies to (one level: a root has none). */
+    parentId: integer("parent_id"),
+    /** On a root: its replies, the last one's time, and the latest repliers (at most 5). */
+    replyCount: integer("reply_count").default(0).notNull(),
+    lastReplyAt: timestamp("last_reply_at", tz),
+    replyUserIds: integer("reply_user_ids").array().default(sql`'{}'::integer[]`).notNull(),
+    /** How many reactions the message has: a page asks for reactions only when some have any. */
+    reactionCount: integer("reaction_count").default(0).notNull(),
   },
   (t) => [
     primaryKey({ name: "pk_messages", columns: [t.id] }),
@@ -279,6 +288,9 @@ export const messages = pgTable(
     index("ix_messages_channel_id_id").on(t.channelId, t.id),
     fk("fk_messages_channel_id_channels", t.channelId, channels.id),
     fk("fk_messages_user_id_users", t.userId, users.id),
+    // Migration 0007: a thread's replies, in order.
+    index("ix_messages_parent_id_id").on(t.parentId, t.id),
+    foreignKey({ name: "fk_messages_parent_id_messages", columns: [t.parentId], foreignColumns: [t.id] }),
   ],
 );
 
@@ -355,6 +367,15 @@ export const directMessages = pgTable(
     isEdited: boolean("is_edited").default(false).notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // This project's own (migration 0007): threads, reactions.
+    /** The root this message replies to (one level: a root has none). */
+    parentId: integer("parent_id"),
+    /** On a root: its replies, the last one's time, and the latest repliers (at most 5). */
+    replyCount: integer("reply_count").default(0).notNull(),
+    lastReplyAt: timestamp("last_reply_at", tz),
+    replyUserIds: integer("reply_user_ids").array().default(sql`'{}'::integer[]`).notNull(),
+    /** How many reactions the message has: a page asks for reactions only when some have any. */
+    reactionCount: integer("reaction_count").default(0).notNull(),
   },
   (t) => [
     primaryKey({ name: "pk_direct_messages", columns: [t.id] }),
@@ -363,6 +384,13 @@ export const directMessages = pgTable(
     index("ix_direct_messages_thread_id_id").on(t.threadId, t.id),
     fk("fk_direct_messages_sender_id_users", t.senderId, users.id),
     fk("fk_direct_messages_thread_id_direct_message_threads", t.threadId, directMessageThreads.id),
+    // Migration 0007: a thread's replies, in order.
+    index("ix_direct_messages_parent_id_id").on(t.parentId, t.id),
+    foreignKey({
+      name: "fk_direct_messages_parent_id_direct_messages",
+      columns: [t.parentId],
+      foreignColumns: [t.id],
+    }),
   ],
 );
 
@@ -389,6 +417,74 @@ export const directMessageReads = pgTable(
       t.threadId,
       directMessageThreads.id,
     ).onDelete("cascade"),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// This project's own (migration 0007): reactions and mentions
+// ---------------------------------------------------------------------------------------------------------
+
+/** One row per message, user and emoji; rows go with their message or user. */
+export const messageReactions = pgTable(
+  "message_reactions",
+  {
+    messageId: integer("message_id").notNull(),
+    userId: integer("user_id").notNull(),
+    /** A Unicode emoji sequence or a `:short_name:` of the fixed set (services/reactions.ts). */
+    emoji: text("emoji").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_message_reactions", columns: [t.messageId, t.userId, t.emoji] }),
+    fk("fk_message_reactions_message_id_messages", t.messageId, messages.id).onDelete("cascade"),
+    fk("fk_message_reactions_user_id_users", t.userId, users.id).onDelete("cascade"),
+  ],
+);
+
+export const directMessageReactions = pgTable(
+  "direct_message_reactions",
+  {
+    messageId: integer("message_id").notNull(),
+    userId: integer("user_id").notNull(),
+    emoji: text("emoji").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_direct_message_reactions", columns: [t.messageId, t.userId, t.emoji] }),
+    fk("fk_direct_message_reactions_message_id_direct_messages", t.messageId, directMessages.id).onDelete(
+      "cascade",
+    ),
+    fk("fk_direct_message_reactions_user_id_users", t.userId, users.id).onDelete("cascade"),
+  ],
+);
+
+/**
+ * Who a message mentions, resolved when it was stored (services/mentions.ts): one row per message
+ * and mentioned user, for channels and threads alike (`conversation_kind`), so a user's mentions
+ * are one listing. No foreign key to the message (it is in one of two tables): reads join the
+ * message and the reader's access, and deleting a channel deletes its rows.
+ */
+export const messageMentions = pgTable(
+  "message_mentions",
+  {
+    id: serial("id").notNull(),
+    userId: integer("user_id").notNull(),
+    conversationKind: text("conversation_kind").notNull(),
+    conversationId: integer("conversation_id").notNull(),
+    messageId: integer("message_id").notNull(),
+    authorId: integer("author_id").notNull(),
+    /** How the user was named: `user` (their handle), `channel` (@channel) or `here` (@here). */
+    via: text("via").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "pk_message_mentions", columns: [t.id] }),
+    unique("uq_message_mentions_message_user").on(t.conversationKind, t.messageId, t.userId),
+    index("ix_message_mentions_user_id_id").on(t.userId, t.id),
+    index("ix_message_mentions_conversation").on(t.conversationKind, t.conversationId, t.userId, t.messageId),
+    check("ck_message_mentions_kind", sql`conversation_kind in ('channel', 'dm')`),
+    check("ck_message_mentions_via", sql`via in ('user', 'channel', 'here')`),
+    fk("fk_message_mentions_user_id_users", t.userId, users.id).onDelete("cascade"),
   ],
 );
 

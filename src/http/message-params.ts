@@ -13,7 +13,7 @@ import {
   PAGE_SIZE_MAX,
 } from "../services/message-rules";
 import { refusalError } from "./refusals";
-import { zId, zInt } from "./validation";
+import { zId, zInt, zQueryBool } from "./validation";
 
 /** 1..4000 code points, and not only white space (the original accepted even ""). */
 export const zContent = () =>
@@ -43,7 +43,24 @@ export const zPageLimit = () => zInt().transform((n) => Math.min(PAGE_SIZE_MAX, 
 export const messageCreate = z.object({
   content: zContent(),
   client_id: z.string().max(CLIENT_ID_MAX_CHARS).nullish(),
+  /** A reply: the thread's root, a message of the same conversation that is not itself a reply. */
+  parent_id: zId().pipe(z.number().min(1)).nullish(),
 });
+/** History's paging, for channels and threads alike; `include_replies=false` lists thread roots only. */
+export const historyQuery = z.object({
+  limit: zPageLimit().optional(),
+  before_id: zCursor().optional(),
+  after_id: zCursor().optional(),
+  include_replies: zQueryBool().optional(),
+});
+
+/** A thread's replies: keyset pages as history. */
+export const repliesQuery = z.object({
+  limit: zPageLimit().optional(),
+  before_id: zCursor().optional(),
+  after_id: zCursor().optional(),
+});
+
 export const messageEdit = z.object({ content: zContent() });
 
 /** The stored (or replayed) message of a post, with the client_id to echo; else the refusal's HTTP error. */

@@ -26,6 +26,10 @@ export function refusalError(refusal: Refusal): AppError {
       return rateLimitRefusal(refusal.rate as RateDecision);
     case "unavailable":
       return databaseUnavailableError();
+    case "invalid_parent":
+      return new AppError(400, refusal.detail);
+    case "too_many_reactions":
+      return new AppError(409, refusal.detail);
   }
 }
 

@@ -305,6 +305,16 @@ export const zInt = () =>
     z.number().int().safe(),
   );
 
+/** A query-string boolean, as leniently as the original reads one (`true`/`1`/`yes`/`on` and the opposites). */
+export const zQueryBool = () =>
+  z.preprocess((value) => {
+    if (typeof value !== "string") return value;
+    const text = value.trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(text)) return true;
+    if (["false", "0", "no", "off"].includes(text)) return false;
+    return value;
+  }, z.boolean());
+
 /**
  * A string whose length is counted in Unicode code points, as the original (Python) counts
  * it; zod's own min/max count UTF-16 units and would refuse names the original accepts.

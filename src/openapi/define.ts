@@ -17,7 +17,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import type { ZodObject, ZodType } from "zod";
 import { ErrorDetail, ValidationError } from "./schemas";
 
-export type Method = "get" | "post" | "patch" | "delete";
+export type Method = "get" | "post" | "put" | "patch" | "delete";
 
 /** Statuses a route may answer with `{"detail": string}`, besides the automatic 401, 413, 422, 429. */
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 426 | 501 | 503;

@@ -15,9 +15,11 @@ import { documentationOperations } from "./paths/documentation";
 import { friendOperations } from "./paths/friends";
 import { healthOperations } from "./paths/health";
 import { inviteOperations } from "./paths/invites";
+import { mentionOperations } from "./paths/mentions";
 import { messageOperations } from "./paths/messages";
 import { metricsOperations } from "./paths/metrics";
 import { realtimeOperations } from "./paths/realtime";
+import { threadOperations } from "./paths/threads";
 import { userOperations } from "./paths/users";
 import { workspaceOperations } from "./paths/workspaces";
 
@@ -33,6 +35,8 @@ export const operations: readonly RouteConfig[] = [
   ...channelOperations,
   ...messageOperations,
   ...dmOperations,
+  ...threadOperations,
+  ...mentionOperations,
   ...realtimeOperations,
   ...documentationOperations,
 ];

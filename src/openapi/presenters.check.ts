@@ -10,7 +10,9 @@ import type { toChannelMemberRead, toChannelRead } from "../presenters/channels"
 import type { toDirectMessageRead, toReadStatus, toThreadRead } from "../presenters/dm";
 import type { toFriendRequestRead } from "../presenters/friends";
 import type { toInviteRead } from "../presenters/invites";
+import type { toMentionRead } from "../presenters/mentions";
 import type { toMessageRead, toReadState } from "../presenters/messages";
+import type { toReactionRead } from "../presenters/threads";
 import type { toUserPublic, toUserRead } from "../presenters/users";
 import type { toWorkspaceMemberRead, toWorkspaceRead } from "../presenters/workspaces";
 import type { PresentUser } from "../realtime/conversation-room";
@@ -55,4 +57,6 @@ export type PresenterChecks = [
   Assert<Presents<typeof S.ThreadRead, typeof toThreadRead>>,
   Assert<Presents<typeof S.DirectMessageRead, typeof toDirectMessageRead>>,
   Assert<Presents<typeof S.ReadStatus, typeof toReadStatus>>,
+  Assert<Presents<typeof S.MentionRead, typeof toMentionRead>>,
+  Assert<Presents<typeof S.ReactionRead, typeof toReactionRead>>,
 ];

@@ -176,8 +176,12 @@ export const ChannelListItem = z
   .strictObject({
     ...channelFields,
     unread_count: z.number().int().describe("Additive: the caller's unread messages in the channel"),
+    unread_mention_count: z
+      .number()
+      .int()
+      .describe("Additive: the caller's mentions in messages after their read pointer"),
   })
-  .meta({ id: "ChannelListItem", description: "ChannelRead with the caller's unread count." });
+  .meta({ id: "ChannelListItem", description: "ChannelRead with the caller's unread counts." });
 
 export const ChannelMemberRead = z
   .strictObject({
@@ -187,6 +191,29 @@ export const ChannelMemberRead = z
     created_at: timestamp().nullable(),
   })
   .meta({ id: "ChannelMemberRead" });
+
+export const ReactionRead = z
+  .strictObject({
+    emoji: z.string().describe("A Unicode emoji, or a `:short_name:` of the fixed set"),
+    count: z.number().int().positive(),
+    me: z.boolean().describe("Whether the caller is among those who reacted so"),
+  })
+  .meta({ id: "ReactionRead" });
+
+/** A message's thread and reactions, for channel and direct messages alike (presenters/threads.ts). */
+const threadFields = {
+  parent_id: z
+    .number()
+    .int()
+    .nullable()
+    .describe("Additive: the thread root this message replies to; null for a root"),
+  reply_count: z.number().int().describe("Additive: on a root, its replies (deleted ones included)"),
+  last_reply_at: timestamp().nullable().describe("Additive: on a root, when the last reply came"),
+  reply_user_ids: z
+    .array(z.number().int())
+    .describe("Additive: on a root, the latest repliers, newest first (at most 5)"),
+  reactions: z.array(ReactionRead).describe("Additive: reactions as the caller sees them"),
+};
 
 export const MessageRead = z
   .strictObject({
@@ -200,6 +227,7 @@ export const MessageRead = z
     created_at: timestamp().nullable(),
     updated_at: timestamp().nullable(),
     author: UserPublic,
+    ...threadFields,
   })
   .meta({ id: "MessageRead" });
 
@@ -287,6 +315,7 @@ export const DirectMessageRead = z
     created_at: timestamp().nullable(),
     updated_at: timestamp().nullable(),
     author: UserPublic,
+    ...threadFields,
   })
   .meta({ id: "DirectMessageRead" });
 
@@ -298,3 +327,22 @@ export const ReadStatus = z
     unread_count: z.number().int().describe("Additive: the caller's unread messages in the thread"),
   })
   .meta({ id: "ReadStatus" });
+
+// ---------------------------------------------------------------------------------------------------------
+// Mentions (this project's own: GET /users/me/mentions)
+// ---------------------------------------------------------------------------------------------------------
+
+export const MentionRead = z
+  .strictObject({
+    id: id().describe("The mention's id: the keyset cursor (`before_id`)"),
+    conversation_kind: z.enum(["channel", "dm"]),
+    workspace_id: z.number().int().nullable().describe("The channel's workspace; null for a DM thread"),
+    channel_id: z.number().int().nullable(),
+    thread_id: z.number().int().nullable(),
+    via: z
+      .enum(["user", "channel", "here"])
+      .describe("How the caller was named: `@handle`, `@channel`, `@here`"),
+    created_at: timestamp().nullable(),
+    message: z.union([MessageRead, DirectMessageRead]),
+  })
+  .meta({ id: "MentionRead" });

@@ -6,10 +6,11 @@
  * Additive fields: `unread_count` in ReadStatus, `thread_id` in `read` events, `read_only` in
  * ThreadRead (the two can no longer reach each other: services/access.ts). ThreadRead's
  * `workspace_id` is null once the workspace the thread was started from is deleted. A deleted
- * message never carries its content.
+ * message never carries its content. Threads and reactions: threads.ts.
  */
 import type { ReadState, StoredMessage } from "../services/conversation-messages";
 import type { ThreadView } from "../services/dm";
+import { toReactions, toThreadFields } from "./threads";
 import { isoTime, toUserPublic } from "./users";
 
 export function toThreadRead(view: ThreadView) {
@@ -36,12 +37,15 @@ export function toDirectMessageRead(message: StoredMessage, clientId: string | n
     created_at: isoTime(message.createdAt),
     updated_at: isoTime(message.updatedAt),
     author: toUserPublic(message.author),
+    ...toThreadFields(message),
+    reactions: toReactions(message),
   };
 }
 
 /** The payload of the thread socket's `message`, `message.updated` and `message.deleted` events. */
 export function toDirectMessageEvent(message: StoredMessage, clientId: string | null = null) {
-  return { ...toDirectMessageRead(message, clientId), sender_id: message.userId };
+  const { reactions: _perReader, ...shared } = toDirectMessageRead(message, clientId);
+  return { ...shared, sender_id: message.userId };
 }
 
 export function toReadStatus(state: ReadState) {

@@ -1,9 +1,11 @@
 /**
  * Channel messages on the wire (contract 2.1 MessageRead, 2.8, 3.4). Additive fields:
  * `updated_at` everywhere, and `workspace_id` in every socket event (the original put it only in
- * socket-originated ones). A deleted message never carries its content.
+ * socket-originated ones); the thread's fields and, over REST, the reactions (threads.ts). A deleted
+ * message never carries its content.
  */
 import type { ReadState, StoredMessage } from "../services/conversation-messages";
+import { toReactions, toThreadFields } from "./threads";
 import { isoTime, toUserPublic } from "./users";
 
 export function toMessageRead(message: StoredMessage, clientId: string | null = null) {
@@ -18,12 +20,15 @@ export function toMessageRead(message: StoredMessage, clientId: string | null = 
     created_at: isoTime(message.createdAt),
     updated_at: isoTime(message.updatedAt),
     author: toUserPublic(message.author),
+    ...toThreadFields(message),
+    reactions: toReactions(message),
   };
 }
 
 /** The payload of the `message`, `message.updated` and `message.deleted` socket events. */
 export function toMessageEvent(message: StoredMessage, workspaceId: number, clientId: string | null = null) {
-  return { ...toMessageRead(message, clientId), workspace_id: workspaceId };
+  const { reactions: _perReader, ...shared } = toMessageRead(message, clientId);
+  return { ...shared, workspace_id: workspaceId };
 }
 
 export function toReadState(state: ReadState) {

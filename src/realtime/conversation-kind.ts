@@ -63,8 +63,15 @@ export interface ConversationKindRules<C extends Conversation> {
   standing(db: Database, conversation: C, userId: number): Promise<Standing>;
   /** A handshake's own check beyond read access (a channel socket's URL names its workspace). */
   handshakeRefusal(conversation: C, fields: Record<string, unknown>): Refusal | null;
+  /**
+   * The workspace whose audit log records a moderator deleting someone else's message here, or
+   * null where nobody moderates (a DM thread).
+   */
+  auditWorkspace(conversation: C): number | null;
   /** What posts here are counted against (services/rate-limits.ts). */
   rateScope(conversation: C): MessageScope;
+  /** The ids every event of the conversation carries besides its own (`workspace_id`, `channel_id` / `thread_id`). */
+  conversationFields(conversation: C): Record<string, number | null>;
   /** The payload of `message`, `message.updated` and `message.deleted`. */
   eventPayload(message: StoredMessage, conversation: C, clientId: string | null): unknown;
   /** Whose read pointers a reader sees beside their own. */
@@ -78,6 +85,15 @@ export interface ConversationKindRules<C extends Conversation> {
     /** A user is announced gone only when their notification feed has no socket either (threads). */
     leaveWhenFeedEmpty: boolean;
   };
+  /**
+   * Who can read the conversation now (mentions are resolved to them only): everyone, at most
+   * `limit`, or those whose handle is one of `handles` (lower-cased).
+   */
+  readers(
+    db: Database,
+    conversation: C,
+    options: { handles?: readonly string[]; limit: number },
+  ): Promise<{ id: number; handle: string }[]>;
   /** After messages were published, in id order (a thread tells an absent recipient). */
   afterPublish(
     room: RoomContext,

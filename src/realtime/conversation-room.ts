@@ -8,42 +8,32 @@
  * conversation's object reaches the same single object: "everyone in the conversation" means
  * everyone, and its writes form one sequence.
  *
- * The single gate. Every write of the conversation (REST and socket posts, edits, deletes, read
- * pointers) and every read of its messages comes here, and here access is decided, from what the
- * object remembers (access-cache.ts; kept exact by `accessChanged`), with refusals as typed codes.
- * Writes pass through the write queue (write-queue.ts), which orders them with the sockets'
- * catch-ups, batches inserts, makes client_ids idempotent and holds socket posts while PostgreSQL
- * cannot be reached. The object keeps its own connection (closed after a few idle seconds so the
- * object can hibernate; socket-host.ts explains hibernation).
+ * The single gate. Every write of the conversation (REST and socket posts, replies, edits,
+ * deletes, reactions, read pointers) and every read of its messages comes here, and here access is
+ * decided, from what the object remembers (conversation-gate.ts; kept exact by `accessChanged`),
+ * with refusals as typed codes. Writes are the writer's (conversation-writer.ts): they pass through
+ * the write queue, which orders them with the sockets' catch-ups, batches inserts, makes client_ids
+ * idempotent and holds socket posts while PostgreSQL cannot be reached. The object keeps its own
+ * connection (closed after a few idle seconds so the object can hibernate; socket-host.ts explains
+ * hibernation).
  *
  * Pings: the runtime answers the web app's exact `{"type":"ping"}` itself (names.ts) without
  * waking the object, and the idle rule still sees them (socket-liveness.ts). Presence: a user's
  * joins and leaves are announced as `presence` events, as the kind's descriptor says; while a user
  * has a socket here the object keeps their online key alive.
  */
-import type { Config } from "../config";
 import { createDatabase, type Database } from "../db/client";
-import { connectionRefused, databaseUnavailable, foreignKeyViolation } from "../db/errors";
+import { databaseUnavailable } from "../db/errors";
 import type { Env } from "../env";
-import { metrics } from "../observability/metrics";
-import type { Author, ChangeOutcome, ReadState, StoredMessage } from "../services/conversation-messages";
+import type { Author, ReactionSummary, ReadState, StoredMessage } from "../services/conversation-messages";
 import type { PageQuery } from "../services/message-rules";
 import type { Notifier } from "../services/notifier";
-import { checkMessageRate, refusalDetail } from "../services/rate-limits";
 import { type ClientIdRecord, sqliteClientIds } from "./client-ids";
-import type {
-  Conversation,
-  ConversationAttachment,
-  ConversationKindRules,
-  RoomContext,
-  Standing,
-} from "./conversation-kind";
-
-export type { Gated };
-
 import { ConversationData } from "./conversation-data";
-import { ConversationGate, type Gated, type Need, refused } from "./conversation-gate";
-import { conversationName, feedName, PING_FRAME, PONG_FRAME, userTag } from "./names";
+import { ConversationGate, type Gated } from "./conversation-gate";
+import type { Conversation, ConversationAttachment, ConversationKindRules } from "./conversation-kind";
+import { ConversationWriter, type PostInput } from "./conversation-writer";
+import { conversationName, feedName, PING_FRAME, PONG_FRAME } from "./names";
 import { createNotifier } from "./notifier";
 import { Presence } from "./presence";
 import { parseClientFrame } from "./protocol/client-frames";
@@ -51,22 +41,14 @@ import { CLOSE_CODES } from "./protocol/close-codes";
 import { errorEvent } from "./protocol/server-events";
 import { type HandOff, refuseHandshake, SocketHost } from "./socket-host";
 import { closeQuietly, isOpen, type LeasedSocket } from "./socket-liveness";
-import {
-  BATCH_MAX,
-  DatabaseUnavailableError,
-  type PostOutcome,
-  type Refusal,
-  unavailable,
-  WriteQueue,
-} from "./write-queue";
+import { DatabaseUnavailableError, type PostOutcome, type Refusal, unavailable } from "./write-queue";
+
+export type { Gated };
 
 /** Idle seconds after which the object closes its database connection, so it can hibernate. */
 const OBJECT_DB_IDLE_SECONDS = 5;
 /** A reconnecting client missed more than this: it is told to re-fetch through REST instead. */
 export const CATCH_UP_MAX = 200;
-
-const messageNotFound: Refusal = { code: "not_found", detail: "Message not found" };
-const forbiddenChange: Refusal = { code: "forbidden", detail: "Forbidden" };
 
 export interface PresentUser {
   user_id: number;
@@ -77,10 +59,10 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   private database: Database | undefined;
   private notifierInstance: Notifier | undefined;
   private readonly clientIds: ClientIdRecord;
-  private readonly queue: WriteQueue<StoredMessage, WebSocket>;
   private readonly gate: ConversationGate<C>;
   private readonly presenceOf: Presence;
   private readonly data: ConversationData;
+  private readonly writer: ConversationWriter<C>;
 
   protected constructor(
     ctx: DurableObjectState,
@@ -95,10 +77,23 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       () => this.db,
       () => this.gate.claimedId(),
     );
+    this.writer = new ConversationWriter({
+      rules,
+      gate: this.gate,
+      data: this.data,
+      clientIds: this.clientIds,
+      config: this.config,
+      log: this.log,
+      store: () => this.store,
+      notifier: () => this.notifier,
+      broadcast: (event, tag) => this.broadcast(event, tag),
+      sendTo: (ws, event) => this.sendTo(ws, event),
+      hasOpenSocket: (userId) => this.hasOpenSocket(userId),
+    });
     this.presenceOf = new Presence(rules.presence, {
       broadcast: (event) => this.broadcast(event),
       hasOpenSocket: (userId, except) => this.hasOpenSocket(userId, except),
-      enqueue: (step) => this.queue.enqueueTask(step),
+      enqueue: (step) => this.writer.queue.enqueueTask(step),
       feedSockets: (userId) => {
         const feed = this.env.NOTIFICATION_FEED;
         return feed.get(feed.idFromName(feedName(userId))).openSocketCount();
@@ -106,96 +101,72 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       warn: (message, fields) => this.log.warn(message, fields),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    this.queue = new WriteQueue<StoredMessage, WebSocket>({
-      now: () => Date.now(),
-      clientIds: this.clientIds,
-      rateRefusal: (userId) => this.rateRefusal(userId),
-      accessRefusals: (userIds) => this.writeRefusals(userIds),
-      insert: (posts) => Promise.allSettled(posts.map((post) => this.data.insert(post.userId, post.content))),
-      newestId: () => this.data.newestId(),
-      storedAfter: (id) => this.data.after(id, BATCH_MAX * 10, { withDeleted: true }),
-      load: (id) => this.data.load(id),
-      classify: (error) =>
-        foreignKeyViolation(error)
-          ? "gone"
-          : connectionRefused(error)
-            ? "unreachable"
-            : databaseUnavailable(error)
-              ? "unavailable"
-              : "other",
-      publish: (created) =>
-        this.publish(created.map((c) => ({ message: c.message, clientId: c.post.clientId }))),
-      replay: (origin, post, message) => this.sendMessage(origin, "message", message, post.clientId),
-      afterPublish: (created) => this.afterPublish(created.map((c) => c.message)),
-      logError: (message, error) => this.log.error(`${this.rules.kind}: ${message}`, { err: error }),
-    });
   }
 
   // -- RPC from the Worker: the gate ----------------------------------------------------------
 
-  /** Stores and broadcasts a message (REST), or says why not. */
-  async post(input: { conversationId: number; userId: number; content: string; clientId: string | null }) {
-    const gate = await this.gate.check(input.conversationId, input.userId, "write");
-    if (!gate.ok) return { kind: "refused", refusal: gate.refusal } satisfies PostOutcome<StoredMessage>;
-    return this.queue.submit({
-      userId: input.userId,
-      content: input.content,
-      clientId: input.clientId,
-      origin: null,
-    });
+  /** Stores and broadcasts a message, or a reply to a thread's root (REST), or says why not. */
+  post(input: PostInput): Promise<PostOutcome<StoredMessage>> {
+    return this.writer.post(input, null);
   }
 
   /** Edits a message (its author only) and broadcasts `message.updated`. */
   edit(input: { conversationId: number; userId: number; messageId: number; content: string }) {
-    return this.change(input, "write", "message.updated", () =>
-      this.data.edit(input.userId, input.messageId, input.content),
-    );
+    return this.writer.edit(input);
   }
 
   /** Soft-deletes a message (its author, or a moderator) and broadcasts `message.deleted`. */
   remove(input: { conversationId: number; userId: number; messageId: number }) {
-    return this.change(input, this.rules.removeNeeds, "message.deleted", (standing) =>
-      this.data.remove(input.userId, input.messageId, standing.moderator),
-    );
+    return this.writer.remove(input);
   }
 
-  /** A page of messages (see services/conversation-messages.ts listMessages). */
-  async history(input: {
+  /** Adds or removes the caller's reaction; answers the message's reactions as the caller sees them. */
+  react(input: {
+    conversationId: number;
+    userId: number;
+    messageId: number;
+    emoji: string;
+    present: boolean;
+  }): Promise<Gated<ReactionSummary[]>> {
+    return this.writer.react(input);
+  }
+
+  /** A page of messages (services/conversation-messages.ts listMessages), with the caller's reactions. */
+  history(input: {
     conversationId: number;
     userId: number;
     page: PageQuery;
+    includeReplies?: boolean;
   }): Promise<Gated<StoredMessage[]>> {
-    return this.guarded(input.conversationId, input.userId, "read", () => this.data.page(input.page));
+    return this.writer.guarded(input.conversationId, input.userId, "read", async () =>
+      this.data.withReactions(await this.data.page(input.page, input.includeReplies ?? true), input.userId),
+    );
   }
 
-  async readState(input: { conversationId: number; userId: number }): Promise<Gated<ReadState>> {
-    return this.guarded(input.conversationId, input.userId, "read", async (conversation) =>
+  /** A page of a thread's replies (its root must be a root of this conversation; deleted roots too). */
+  replies(input: {
+    conversationId: number;
+    userId: number;
+    rootId: number;
+    page: PageQuery;
+  }): Promise<Gated<StoredMessage[]>> {
+    return this.writer.replies(input);
+  }
+
+  readState(input: { conversationId: number; userId: number }): Promise<Gated<ReadState>> {
+    return this.writer.guarded(input.conversationId, input.userId, "read", async (conversation) =>
       this.data.readState(input.userId, this.rules.readPeers(conversation, input.userId)),
     );
   }
 
-  /**
-   * Moves the user's read pointer forward (null: to the newest message) as a queue step, so it
-   * follows the messages it covers, and tells whom the kind says.
-   */
-  async markRead(input: { conversationId: number; userId: number; lastReadMessageId: number | null }) {
-    return this.guarded(input.conversationId, input.userId, "read", (conversation) =>
-      this.queue.enqueueTask(async () => {
-        await this.data.movePointer(input.userId, input.lastReadMessageId);
-        const state = await this.data.readState(
-          input.userId,
-          this.rules.readPeers(conversation, input.userId),
-        );
-        const receipt = this.rules.receipt(state, input.userId);
-        if (receipt) this.broadcast(receipt.event, receipt.onlyTheReader ? userTag(input.userId) : undefined);
-        return state;
-      }),
-    );
+  /** Moves the caller's read pointer forward (null: to the newest message) and tells whom the kind says. */
+  markRead(input: { conversationId: number; userId: number; lastReadMessageId: number | null }) {
+    return this.writer.markRead(input);
   }
 
   /** The users holding a socket here right now. */
-  async presence(input: { conversationId: number; userId: number }): Promise<Gated<PresentUser[]>> {
-    return this.guarded(input.conversationId, input.userId, "read", async () => {
+  presence(input: { conversationId: number; userId: number }): Promise<Gated<PresentUser[]>> {
+    return this.writer.guarded(input.conversationId, input.userId, "read", async () => {
       const users = new Map<number, PresentUser>();
       for (const { lease } of this.leasedSockets()) {
         users.set(lease.userId, { user_id: lease.userId, display_name: lease.displayName });
@@ -207,7 +178,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   /**
    * Who may do what here changed (a member removed or added, a role, the conversation's settings):
    * forget what the object knew about these users (everyone when omitted), and close the sockets
-   * of those who may no longer read (1008 "Access revoked"). Returns how many were closed.
+   * of those who may no longer hold one. Returns how many were closed.
    */
   async accessChanged(userIds?: number[]): Promise<number> {
     this.gate.forget(userIds);
@@ -253,7 +224,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       if (mismatch) return refuseHandshake(403, mismatch.detail);
       const author = await this.data.author(handOff.userId);
       if (!author) return refuseHandshake(403, "User not found");
-      const response = await this.queue.enqueueTask(() =>
+      const response = await this.writer.queue.enqueueTask(() =>
         this.join(handOff, gate.value.conversation, author, typeof since === "number" ? since : null),
       );
       // Awaited so that a client asking "who is online" right after connecting sees itself.
@@ -297,8 +268,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
         });
       } else {
         const clientIds = this.clientIds.after(since);
-        for (const message of missed)
-          this.sendMessage(ws, "message", message, clientIds.get(message.id) ?? null);
+        for (const message of missed) this.writer.sendMessage(ws, message, clientIds.get(message.id) ?? null);
       }
     }
     this.presenceOf.joined(attachment, ws);
@@ -316,24 +286,17 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       return;
     }
     const frame = parsed.frame;
+    const base = { conversationId: attachment.conversationId, userId: attachment.userId };
     try {
       if (frame.type === "message") {
-        const outcome = await this.queue.submit({
-          userId: attachment.userId,
-          content: frame.content,
-          clientId: frame.clientId,
-          origin: ws,
-        });
+        const input = { ...base, content: frame.content, clientId: frame.clientId, parentId: frame.parentId };
+        const outcome = await this.writer.post(input, ws);
         if (outcome.kind === "refused")
           this.refuseOnSocket(ws, outcome.refusal, { client_id: frame.clientId });
       } else if (frame.type === "typing") {
         this.presenceOf.typed(attachment, frame.isTyping);
       } else if (frame.type === "read") {
-        const result = await this.markRead({
-          conversationId: attachment.conversationId,
-          userId: attachment.userId,
-          lastReadMessageId: frame.lastReadMessageId,
-        });
+        const result = await this.writer.markRead({ ...base, lastReadMessageId: frame.lastReadMessageId });
         if (!result.ok) this.refuseOnSocket(ws, result.refusal);
       }
     } catch (error) {
@@ -374,78 +337,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
     return { [`${this.rules.kind === "dm" ? "thread" : "channel"}_id`]: attachment.conversationId };
   }
 
-  // -- Access -----------------------------------------------------------------------------------
-
-  /** `work` behind the gate; a database that cannot be reached is a refusal too ("unavailable"). */
-  private async guarded<T>(
-    id: number,
-    userId: number,
-    need: Need,
-    work: (conversation: C, standing: Standing) => Promise<T>,
-  ): Promise<Gated<T>> {
-    try {
-      const gate = await this.gate.check(id, userId, need);
-      if (!gate.ok) return gate;
-      return { ok: true, value: await work(gate.value.conversation, gate.value.standing) };
-    } catch (error) {
-      if (error instanceof Refused) return refused(error.refusal);
-      if (error instanceof DatabaseUnavailableError || databaseUnavailable(error))
-        return refused(unavailable());
-      throw error;
-    }
-  }
-
-  private async writeRefusals(userIds: number[]): Promise<Map<number, Refusal>> {
-    const refusals = new Map<number, Refusal>();
-    const id = this.gate.claimedId();
-    for (const userId of userIds) {
-      const gate = await this.gate.check(id, userId, "write");
-      if (!gate.ok) refusals.set(userId, { ...gate.refusal, closeSocket: gate.refusal.code !== "archived" });
-    }
-    return refusals;
-  }
-
-  private async rateRefusal(userId: number): Promise<Refusal | null> {
-    const store = this.store;
-    if (!store || !this.config) return null;
-    const conversation = await this.gate.current();
-    if (!conversation) return null;
-    const rate = await checkMessageRate(
-      store,
-      this.config,
-      userId,
-      this.rules.rateScope(conversation),
-      this.log,
-    );
-    if (rate.allowed) return null;
-    return {
-      code: rate.outcome === "unavailable" ? "limiter_unavailable" : "rate_limited",
-      detail: refusalDetail(rate),
-      rate,
-    };
-  }
-
-  private change(
-    input: { conversationId: number; userId: number; messageId: number },
-    need: Need,
-    eventType: string,
-    run: (standing: Standing) => Promise<ChangeOutcome>,
-  ): Promise<Gated<StoredMessage>> {
-    return this.guarded(input.conversationId, input.userId, need, (conversation, standing) =>
-      this.queue.enqueueTask(async () => {
-        const outcome = await run(standing);
-        if (outcome.kind === "not_found") throw new Refused(messageNotFound);
-        if (outcome.kind === "forbidden") throw new Refused(forbiddenChange);
-        this.broadcast({
-          type: eventType,
-          payload: this.rules.eventPayload(outcome.message, conversation, null),
-        });
-        return outcome.message;
-      }),
-    );
-  }
-
-  // -- Messages, events, presence -------------------------------------------------------------
+  // -- Connections, refusals -----------------------------------------------------------------
 
   protected get db(): Database {
     if (!this.config) throw new Error(`${this.rules.kind} object: the settings are invalid`);
@@ -458,29 +350,9 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
     return this.notifierInstance;
   }
 
-  private publish(created: { message: StoredMessage; clientId: string | null }[]) {
-    const conversation = this.gate.loaded;
-    if (!conversation) return;
-    metrics.messageStored(this.rules.kind, created.length);
-    for (const { message, clientId } of created) {
-      this.broadcast({ type: "message", payload: this.rules.eventPayload(message, conversation, clientId) });
-    }
-  }
-
-  private sendMessage(ws: WebSocket, type: string, message: StoredMessage, clientId: string | null) {
-    const conversation = this.gate.loaded;
-    if (conversation && isOpen(ws))
-      this.sendTo(ws, { type, payload: this.rules.eventPayload(message, conversation, clientId) });
-  }
-
-  private async afterPublish(created: StoredMessage[]) {
-    const conversation = this.gate.loaded;
-    if (!conversation) return;
-    const room: RoomContext = { notifier: this.notifier, hasOpenSocket: (id) => this.hasOpenSocket(id) };
-    await this.rules.afterPublish(room, conversation, created, this.config as Config | undefined);
-  }
-
+  /** A refusal as the socket's error event; losing the conversation closes the socket too. */
   private refuseOnSocket(ws: WebSocket, refusal: Refusal, extra: Record<string, unknown> = {}) {
+    if (!isOpen(ws)) return;
     const code =
       refusal.code === "archived"
         ? "forbidden"
@@ -505,12 +377,5 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
     } catch (error) {
       this.log.warn("could not register the socket with the user's feed", { user_id: userId, err: error });
     }
-  }
-}
-
-/** A change refused inside its queue step, carried out of it. */
-class Refused extends Error {
-  constructor(readonly refusal: Refusal) {
-    super(refusal.detail);
   }
 }

@@ -94,8 +94,8 @@ function world() {
     logError: () => {},
   };
   const queue = new WriteQueue<Msg, string>(ports);
-  const post = (userId: number, content: string, options: Partial<Post<string>> = {}) =>
-    queue.submit({ userId, content, clientId: null, origin: "socket", ...options });
+  const post = (userId: number, content: string, options: Partial<Omit<Post<string>, "parentId">> = {}) =>
+    queue.submit({ userId, content, clientId: null, parentId: null, origin: "socket", ...options });
   return { rows, state, published, replayed, inserts, reads, queue, post };
 }
 

@@ -41,6 +41,8 @@ export interface Post<Origin> {
   userId: number;
   content: string;
   clientId: string | null;
+  /** The thread root it replies to, or null (checked by the object before it is queued). */
+  parentId: number | null;
   /** The socket that sent it (it alone gets the answer to a replayed client_id), or null for REST. */
   origin: Origin | null;
   /** When the queue took it (ms), for HOLD_MS. */
@@ -53,7 +55,11 @@ export type RefusalCode =
   | "archived"
   | "rate_limited"
   | "limiter_unavailable"
-  | "unavailable";
+  | "unavailable"
+  /** A reply to a reply (threads are one level deep). */
+  | "invalid_parent"
+  /** A new emoji on a message that has as many different ones as it may. */
+  | "too_many_reactions";
 
 /** Why a write was not made; `detail` is the sentence clients get. */
 export interface Refusal {

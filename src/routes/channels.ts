@@ -9,7 +9,7 @@ import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
-import { jsonBody, validate, zId, zName } from "../http/validation";
+import { jsonBody, validate, zId, zName, zQueryBool } from "../http/validation";
 import { toChannelMemberRead, toChannelRead } from "../presenters/channels";
 import {
   addChannelMember,
@@ -21,20 +21,11 @@ import {
   removeChannelMember,
   updateChannel,
 } from "../services/channels";
+import { unreadMentionCounts } from "../services/mentions";
 import { unreadCounts } from "../services/messages";
 
 export const CHANNEL_NAME_MAX = 80;
 export const CHANNEL_TOPIC_MAX = 250;
-
-/** A query-string boolean, as leniently as the original reads one. */
-const zQueryBool = () =>
-  z.preprocess((value) => {
-    if (typeof value !== "string") return value;
-    const text = value.trim().toLowerCase();
-    if (["true", "1", "yes", "on"].includes(text)) return true;
-    if (["false", "0", "no", "off"].includes(text)) return false;
-    return value;
-  }, z.boolean());
 
 export const workspaceParam = z.object({ workspace_id: zId() });
 export const channelParam = z.object({ channel_id: zId() });
@@ -89,14 +80,18 @@ const listChannelsHandlers = factory.createHandlers(
     const list = await listChannels(c.var.deps.db, c.var.caller.userId, c.req.valid("param").workspace_id, {
       includeArchived: c.req.valid("query").include_archived,
     });
-    // Additive: the caller's unread messages per channel (read state, services/messages.ts).
-    const unread = await unreadCounts(
-      c.var.deps.db,
-      c.var.caller.userId,
-      list.map((channel) => channel.id),
-    );
+    // Additive: the caller's unread messages and unread mentions per channel (read state).
+    const ids = list.map((channel) => channel.id);
+    const [unread, mentions] = await Promise.all([
+      unreadCounts(c.var.deps.db, c.var.caller.userId, ids),
+      unreadMentionCounts(c.var.deps.db, c.var.caller.userId, ids),
+    ]);
     return c.json(
-      list.map((channel) => ({ ...toChannelRead(channel), unread_count: unread.get(channel.id) ?? 0 })),
+      list.map((channel) => ({
+        ...toChannelRead(channel),
+        unread_count: unread.get(channel.id) ?? 0,
+        unread_mention_count: mentions.get(channel.id) ?? 0,
+      })),
     );
   },
 );

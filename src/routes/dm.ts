@@ -14,6 +14,7 @@
  * - GET /dm/threads/{id}/messages: keyset pages by id as channel messages (D13): newest first;
  *   `before_id` pages back, `after_id` pages forward (oldest first); `limit` 1..100 (default 50).
  *   `offset` (the original's paging, which the web app's default call carries) still works.
+ *   `include_replies=false` lists thread roots only, as for channels.
  * - POST /dm/threads/{id}/messages: stored and broadcast by the thread's object, which also tells
  *   an absent recipient (`dm.unread`). A
  *   per-user limit over REST and the socket together (RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS, 429;
@@ -37,7 +38,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
-import { messageCreate, messageEdit, postedMessage, zCursor, zPageLimit } from "../http/message-params";
+import { historyQuery, messageCreate, messageEdit, postedMessage, zCursor } from "../http/message-params";
 import { rateLimitRefusal } from "../http/rate-limit";
 import { unwrap } from "../http/refusals";
 import { jsonBody, validate, zId, zInt, zText } from "../http/validation";
@@ -90,10 +91,7 @@ export const threadListQuery = z.object({
   limit: zInt().transform(clamp(1, THREAD_PAGE_MAX)).optional(),
   offset: zInt().pipe(z.number().min(0)).optional(),
 });
-export const directPageQuery = z.object({
-  limit: zPageLimit().optional(),
-  before_id: zCursor().optional(),
-  after_id: zCursor().optional(),
+export const directPageQuery = historyQuery.extend({
   offset: zInt().pipe(z.number().min(0)).optional(),
 });
 export const directMessageCreate = messageCreate;
@@ -150,6 +148,7 @@ export const dmRoutes = new Hono<AppEnv>()
             limit: query.limit ?? PAGE_SIZE_DEFAULT,
             offset: query.offset,
           },
+          includeReplies: query.include_replies ?? true,
         }),
       );
       // client_id is null in listings (contract 2.1): it is an echo for the sender, not data.
@@ -172,6 +171,7 @@ export const dmRoutes = new Hono<AppEnv>()
           userId: c.var.caller.userId,
           content: body.content,
           clientId: clientId.ok ? clientId.clientId : null,
+          parentId: body.parent_id ?? null,
         }),
       );
       return c.json(toDirectMessageRead(message, echo));

@@ -7,10 +7,12 @@
  *   Without a cursor, or with `before_id`, the page holds the newest messages (below `before_id`),
  *   newest first, as the original's listing. With `after_id` it holds the oldest messages above it,
  *   oldest first, so that repeating the call with the last id received pages forward; with both,
- *   the messages between them, oldest first. Deleted messages are left out.
+ *   the messages between them, oldest first. Deleted messages are left out. Replies are listed
+ *   too unless `include_replies=false`, which lists thread roots only (a deleted root that has
+ *   replies stays, as a tombstone without content, so its thread can be opened).
  * - POST /channels/{id}/messages: stored and broadcast. The same `client_id` from the same user in
  *   the same channel within a day returns the first message (200, with `client_id`) instead of
- *   storing a second.
+ *   storing a second. With `parent_id` the message is a reply in that root's thread (routes/threads.ts).
  * - PATCH and DELETE /channels/{id}/messages/{message_id}: edit (author only) and soft delete
  *   (author, or the workspace's owner or admins); broadcast as `message.updated` and
  *   `message.deleted`. Archived channels are read-only.
@@ -22,7 +24,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
-import { messageCreate, messageEdit, postedMessage, zCursor, zPageLimit } from "../http/message-params";
+import { historyQuery, messageCreate, messageEdit, postedMessage, zCursor } from "../http/message-params";
 import { unwrap } from "../http/refusals";
 import { jsonBody, validate, zId } from "../http/validation";
 import { toMessageRead, toReadState } from "../presenters/messages";
@@ -32,11 +34,7 @@ import { normaliseClientId, PAGE_SIZE_DEFAULT } from "../services/message-rules"
 export { messageCreate, messageEdit };
 export const channelParam = z.object({ channel_id: zId() });
 export const messageParam = z.object({ channel_id: zId(), message_id: zId() });
-export const pageQuery = z.object({
-  limit: zPageLimit().optional(),
-  before_id: zCursor().optional(),
-  after_id: zCursor().optional(),
-});
+export const pageQuery = historyQuery;
 export const readUpdate = z.object({ last_read_message_id: zCursor() });
 
 const room = (c: { env: AppEnv["Bindings"] }, channelId: number) =>
@@ -60,6 +58,7 @@ export const messageRoutes = new Hono<AppEnv>()
             afterId: query.after_id,
             limit: query.limit ?? PAGE_SIZE_DEFAULT,
           },
+          includeReplies: query.include_replies ?? true,
         }),
       );
       // client_id is null in listings (contract 2.1): it is an echo for the sender, not data.
@@ -82,6 +81,7 @@ export const messageRoutes = new Hono<AppEnv>()
           userId: c.var.caller.userId,
           content: body.content,
           clientId: clientId.ok ? clientId.clientId : null,
+          parentId: body.parent_id ?? null,
         }),
       );
       return c.json(toMessageRead(message, echo));

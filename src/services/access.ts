@@ -354,3 +354,77 @@ export async function threadsBetween(
     );
   return rows.map((row) => row.id);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same rules as SQL, for queries over many conversations at once (mentions, readers)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Whether `user` can read channel `channel` now, as requireChannelAccess decides it: a member of
+ * its workspace (or its owner) and, for a private channel, a member of the channel.
+ */
+export function channelReadableBy(channel: SQL, user: SQL): SQL {
+  return sql`exists (
+    select 1 from channels c join workspaces w on w.id = c.workspace_id
+    where c.id = ${channel}
+      and (w.owner_id = ${user}
+           or exists (select 1 from workspace_members wm where wm.workspace_id = c.workspace_id and wm.user_id = ${user}))
+      and (not c.is_private
+           or exists (select 1 from channel_members cm where cm.channel_id = c.id and cm.user_id = ${user})))`;
+}
+
+/** Whether `user` is one of thread `thread`'s two participants. */
+export function threadParticipant(thread: SQL, user: SQL): SQL {
+  return sql`exists (
+    select 1 from direct_message_threads t where t.id = ${thread} and (t.user1_id = ${user} or t.user2_id = ${user}))`;
+}
+
+/**
+ * The users who can read a channel now (channelReadableBy), optionally only those whose handle is
+ * one of `handles` (lower-cased), at most `limit`.
+ */
+export async function channelReaders(
+  db: Queryable,
+  channelId: number,
+  options: { handles?: readonly string[]; limit: number },
+): Promise<{ id: number; handle: string }[]> {
+  const handles = options.handles;
+  if (handles && handles.length === 0) return [];
+  const rows = await db.execute<{ id: number; display_name: string }>(sql`
+    select u.id, u.display_name from users u
+    where ${channelReadableBy(sql`${channelId}`, sql`u.id`)}
+      ${
+        handles
+          ? sql`and lower(u.display_name) in (${sql.join(
+              handles.map((h) => sql`${h}`),
+              sql`, `,
+            )})`
+          : sql``
+      }
+    order by u.id
+    limit ${options.limit}`);
+  return rows.map((row) => ({ id: Number(row.id), handle: row.display_name }));
+}
+
+/** A thread's participants (the thread's readers), optionally only those whose handle is one of `handles`. */
+export async function threadReaders(
+  db: Queryable,
+  thread: { user1Id: number; user2Id: number },
+  options: { handles?: readonly string[] } = {},
+): Promise<{ id: number; handle: string }[]> {
+  const handles = options.handles;
+  if (handles && handles.length === 0) return [];
+  const rows = await db.execute<{ id: number; display_name: string }>(sql`
+    select u.id, u.display_name from users u
+    where u.id in (${thread.user1Id}, ${thread.user2Id})
+      ${
+        handles
+          ? sql`and lower(u.display_name) in (${sql.join(
+              handles.map((h) => sql`${h}`),
+              sql`, `,
+            )})`
+          : sql``
+      }
+    order by u.id`);
+  return rows.map((row) => ({ id: Number(row.id), handle: row.display_name }));
+}

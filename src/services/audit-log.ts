@@ -1,6 +1,6 @@
 /**
  * The audit log of a workspace: every change of membership, role, channel, invite and
- * workspace settings, written in the same transaction as the change it records, and read by
+ * workspace settings, and every message a moderator deleted, written in the same transaction as the change it records, and read by
  * the workspace's owner and admins, newest first, a page at a time (`before_id` cursor).
  */
 import { and, desc, eq, lt } from "drizzle-orm";
@@ -25,9 +25,11 @@ export type AuditAction =
   | "channel.updated"
   | "channel.deleted"
   | "channel.member_added"
-  | "channel.member_removed";
+  | "channel.member_removed"
+  /** A moderator deleted someone else's message (an author deleting their own is not recorded). */
+  | "message.deleted";
 
-export type AuditTargetType = "workspace" | "user" | "invite" | "channel";
+export type AuditTargetType = "workspace" | "user" | "invite" | "channel" | "message";
 
 export interface AuditEntry {
   workspaceId: number;

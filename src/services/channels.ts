@@ -26,6 +26,7 @@ import {
 import { changes, recordAudit } from "./audit-log";
 import type { Effects } from "./effects";
 import { notifyAll, publicUser } from "./events";
+import { forgetChannelMentions } from "./mentions";
 
 /** First key of the advisory lock on a workspace's channel names ("Chan"); the second is the workspace id. */
 const CHANNEL_NAMES_LOCK = 0x4368616e;
@@ -168,6 +169,7 @@ export async function deleteChannel(
 ): Promise<void> {
   const { channel } = await requireChannelManager(db, channelId, callerId);
   await db.transaction(async (tx) => {
+    await forgetChannelMentions(tx, [channelId]);
     await tx.delete(messages).where(eq(messages.channelId, channelId));
     await tx.delete(channelMembers).where(eq(channelMembers.channelId, channelId));
     await tx.delete(channels).where(eq(channels.id, channelId));

@@ -15,16 +15,33 @@
  * Deleted messages are soft-deleted (`is_deleted`): they are left out of listings, catch-up and
  * unread counts, and their content is never served again.
  */
-import { and, eq, getTableName, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { channelReads, directMessageReads, directMessages, messages, users } from "../db/schema";
 import type { Queryable } from "./access";
 import { type PageQuery, UNREAD_COUNT_CAP } from "./message-rules";
+import {
+  asDate,
+  idArray,
+  intArray,
+  type MessageTableNames,
+  type RawMessageRow,
+  rowsOf,
+  statementsFor,
+} from "./message-statements";
 
 export interface Author {
   id: number;
   displayName: string | null;
   avatarUrl: string | null;
+}
+
+/** A message's reactions as one reader sees them. */
+export interface ReactionSummary {
+  emoji: string;
+  count: number;
+  /** Whether the reader is among those who reacted so. */
+  me: boolean;
 }
 
 /** A message as every reader of it sees it; `conversationId` is its channel's or thread's id. */
@@ -39,19 +56,34 @@ export interface StoredMessage {
   createdAt: Date;
   updatedAt: Date | null;
   author: Author;
+  /** The root this message replies to, or null for a root (threads are one level deep). */
+  parentId: number | null;
+  /** On a root: how many replies, when the last came, and the latest repliers (a few). */
+  replyCount: number;
+  lastReplyAt: Date | null;
+  replyUserIds: number[];
+  reactionCount: number;
+  /** Reactions as the reader sees them, where a read knows the reader (empty otherwise). */
+  reactions: ReactionSummary[];
+}
+
+/** A root's thread after a reply: what `thread.updated` tells. */
+export interface ThreadCounters {
+  rootId: number;
+  replyCount: number;
+  lastReplyAt: Date | null;
+  replyUserIds: number[];
 }
 
 /** Where a kind's messages and read pointers live. */
 export interface MessageTable {
+  names: MessageTableNames;
   messages: PgTable;
   columns: {
     id: PgColumn;
     conversationId: PgColumn;
     userId: PgColumn;
-    content: PgColumn;
-    isEdited: PgColumn;
     isDeleted: PgColumn;
-    createdAt: PgColumn;
     updatedAt: PgColumn;
   };
   reads: PgTable;
@@ -59,15 +91,13 @@ export interface MessageTable {
 }
 
 export const channelMessageTable: MessageTable = {
+  names: { table: "messages", conversation: "channel_id", author: "user_id", reactions: "message_reactions" },
   messages,
   columns: {
     id: messages.id,
     conversationId: messages.channelId,
     userId: messages.userId,
-    content: messages.content,
-    isEdited: messages.isEdited,
     isDeleted: messages.isDeleted,
-    createdAt: messages.createdAt,
     updatedAt: messages.updatedAt,
   },
   reads: channelReads,
@@ -79,15 +109,18 @@ export const channelMessageTable: MessageTable = {
 };
 
 export const directMessageTable: MessageTable = {
+  names: {
+    table: "direct_messages",
+    conversation: "thread_id",
+    author: "sender_id",
+    reactions: "direct_message_reactions",
+  },
   messages: directMessages,
   columns: {
     id: directMessages.id,
     conversationId: directMessages.threadId,
     userId: directMessages.senderId,
-    content: directMessages.content,
-    isEdited: directMessages.isEdited,
     isDeleted: directMessages.isDeleted,
-    createdAt: directMessages.createdAt,
     updatedAt: directMessages.updatedAt,
   },
   reads: directMessageReads,
@@ -102,28 +135,6 @@ type Row = Omit<StoredMessage, "author">;
 
 const authorColumns = { id: users.id, displayName: users.displayName, avatarUrl: users.avatarUrl };
 
-// ---------------------------------------------------------------------------------------------
-// The statements every post and every page runs, written as SQL text once per table: drizzle
-// builds a query and maps its rows field by field on every call, which measured at about a sixth
-// of a page's CPU. The rest of the module uses drizzle.
-// ---------------------------------------------------------------------------------------------
-
-interface RawMessageRow {
-  id: number;
-  conversation_id: number;
-  user_id: number;
-  content: string;
-  is_edited: boolean;
-  is_deleted: boolean;
-  /** Timestamps arrive as PostgreSQL's text (drizzle's postgres.js client does not parse them). */
-  created_at: string | Date;
-  updated_at: string | Date | null;
-  display_name?: string | null;
-  avatar_url?: string | null;
-}
-
-const asDate = (value: string | Date) => (value instanceof Date ? value : new Date(value));
-
 function toRow(raw: RawMessageRow): Row {
   return {
     id: raw.id,
@@ -134,6 +145,12 @@ function toRow(raw: RawMessageRow): Row {
     isDeleted: raw.is_deleted,
     createdAt: asDate(raw.created_at),
     updatedAt: raw.updated_at === null ? null : asDate(raw.updated_at),
+    parentId: raw.parent_id,
+    replyCount: raw.reply_count,
+    lastReplyAt: raw.last_reply_at === null ? null : asDate(raw.last_reply_at),
+    replyUserIds: intArray(raw.reply_user_ids),
+    reactionCount: raw.reaction_count,
+    reactions: [],
   };
 }
 
@@ -144,48 +161,16 @@ function toMessage(raw: RawMessageRow): StoredMessage {
   };
 }
 
-interface Statements {
-  /** `select ... where` with the conversation as $1: add conditions, order and limit. */
-  selectWithAuthor: string;
-  insert: string;
-}
-
-const statementsOf = new WeakMap<MessageTable, Statements>();
-
-function statements(t: MessageTable): Statements {
-  let found = statementsOf.get(t);
-  if (!found) {
-    const table = `"${getTableName(t.messages)}"`;
-    const c = (column: PgColumn) => `m."${column.name}"`;
-    const own = [
-      `${c(t.columns.id)} as id`,
-      `${c(t.columns.conversationId)} as conversation_id`,
-      `${c(t.columns.userId)} as user_id`,
-      `${c(t.columns.content)} as content`,
-      `${c(t.columns.isEdited)} as is_edited`,
-      `${c(t.columns.isDeleted)} as is_deleted`,
-      `${c(t.columns.createdAt)} as created_at`,
-      `${c(t.columns.updatedAt)} as updated_at`,
-    ].join(", ");
-    const bare = (column: PgColumn) => `"${column.name}"`;
-    found = {
-      selectWithAuthor:
-        `select ${own}, u.display_name, u.avatar_url from ${table} m join users u on u.id = ${c(t.columns.userId)} ` +
-        `where ${c(t.columns.conversationId)} = $1`,
-      insert:
-        `insert into ${table} as m (${bare(t.columns.conversationId)}, ${bare(t.columns.userId)}, content, is_edited, is_deleted) ` +
-        `values ($1, $2, $3, false, false) returning ${own}`,
-    };
-    statementsOf.set(t, found);
-  }
-  return found;
-}
-
-/** A statement's result as plain rows (db.sql is the postgres.js client under drizzle). */
-async function run(db: Queryable, text: string, params: unknown[]): Promise<RawMessageRow[]> {
-  const client = (db as unknown as { sql: { unsafe(q: string, p: unknown[]): Promise<RawMessageRow[]> } })
-    .sql;
-  return [...(await client.unsafe(text, params))];
+export interface ListOptions {
+  /** Deleted messages too (the write queue's read-back); else left out. */
+  includeDeleted?: boolean;
+  /**
+   * false: roots only, a deleted root that has replies kept as a tombstone (its thread stays
+   * readable); true (the default, as the original's listing): every message, replies included.
+   */
+  includeReplies?: boolean;
+  /** Only the replies of this root (GET .../messages/{id}/replies). */
+  rootId?: number;
 }
 
 /**
@@ -199,23 +184,33 @@ export async function listMessages(
   t: MessageTable,
   conversationId: number,
   page: PageQuery,
-  options: { includeDeleted?: boolean } = {},
+  options: ListOptions = {},
 ): Promise<StoredMessage[]> {
   const params: unknown[] = [conversationId];
-  let text = statements(t).selectWithAuthor;
-  if (!options.includeDeleted) text += ` and not m."${t.columns.isDeleted.name}"`;
-  const id = `m."${t.columns.id.name}"`;
+  let text = statementsFor(t.names).select;
+  if (options.rootId !== undefined) {
+    params.push(options.rootId);
+    text += ` and m.parent_id = $${params.length}`;
+  } else if (options.includeReplies === false) {
+    text += " and m.parent_id is null";
+  }
+  if (!options.includeDeleted) {
+    text +=
+      options.includeReplies === false
+        ? " and (not m.is_deleted or m.reply_count > 0)"
+        : " and not m.is_deleted";
+  }
   if (page.beforeId !== undefined) {
     params.push(page.beforeId);
-    text += ` and ${id} < $${params.length}`;
+    text += ` and m.id < $${params.length}`;
   }
   if (page.afterId !== undefined) {
     params.push(page.afterId);
-    text += ` and ${id} > $${params.length}`;
+    text += ` and m.id > $${params.length}`;
   }
   params.push(page.limit, page.offset ?? 0);
-  text += ` order by ${id} ${page.afterId !== undefined ? "asc" : "desc"} limit $${params.length - 1} offset $${params.length}`;
-  return (await run(db, text, params)).map(toMessage);
+  text += ` order by m.id ${page.afterId !== undefined ? "asc" : "desc"} limit $${params.length - 1} offset $${params.length}`;
+  return (await rowsOf<RawMessageRow>(db, text, params)).map(toMessage);
 }
 
 export async function getMessage(
@@ -224,11 +219,21 @@ export async function getMessage(
   conversationId: number,
   messageId: number,
 ): Promise<StoredMessage | undefined> {
-  const [row] = await run(db, `${statements(t).selectWithAuthor} and m."${t.columns.id.name}" = $2`, [
+  const [row] = await rowsOf<RawMessageRow>(db, `${statementsFor(t.names).select} and m.id = $2`, [
     conversationId,
     messageId,
   ]);
   return row ? toMessage(row) : undefined;
+}
+
+/** Messages by id (any conversation of the kind), for listings that gather them (mentions). */
+export async function messagesByIds(
+  db: Queryable,
+  t: MessageTable,
+  ids: readonly number[],
+): Promise<StoredMessage[]> {
+  if (ids.length === 0) return [];
+  return (await rowsOf<RawMessageRow>(db, statementsFor(t.names).selectByIds, [idArray(ids)])).map(toMessage);
 }
 
 export async function getAuthor(db: Queryable, userId: number): Promise<Author | undefined> {
@@ -236,15 +241,35 @@ export async function getAuthor(db: Queryable, userId: number): Promise<Author |
   return row;
 }
 
-/** Stores one message; the author is the caller's to attach. */
+/**
+ * Stores one message (a reply when `parentId` is set, with its root's counters moved in the same
+ * statement); the author is the caller's to attach.
+ */
 export async function insertMessage(
   db: Queryable,
   t: MessageTable,
-  input: { conversationId: number; userId: number; content: string },
-): Promise<Row> {
-  const [row] = await run(db, statements(t).insert, [input.conversationId, input.userId, input.content]);
+  input: { conversationId: number; userId: number; content: string; parentId?: number | null },
+): Promise<Row & { thread?: ThreadCounters }> {
+  const statements = statementsFor(t.names);
+  const reply = input.parentId !== undefined && input.parentId !== null;
+  const [row] = await rowsOf<RawMessageRow>(
+    db,
+    reply ? statements.insertReply : statements.insert,
+    reply
+      ? [input.conversationId, input.userId, input.content, input.parentId]
+      : [input.conversationId, input.userId, input.content],
+  );
   if (!row) throw new Error("a message insert returned no row");
-  return toRow(row);
+  const stored: Row & { thread?: ThreadCounters } = toRow(row);
+  if (reply && row.root_reply_count !== null && row.root_reply_count !== undefined) {
+    stored.thread = {
+      rootId: input.parentId as number,
+      replyCount: row.root_reply_count,
+      lastReplyAt: row.root_last_reply_at ? asDate(row.root_last_reply_at) : null,
+      replyUserIds: intArray(row.root_reply_user_ids),
+    };
+  }
+  return stored;
 }
 
 export type ChangeOutcome =

@@ -38,7 +38,8 @@ export type RateRule =
   | "register"
   | "channel-message"
   | "dm-message"
-  | "dm-thread";
+  | "dm-thread"
+  | "reaction";
 
 export interface RuleSpec {
   /** Key prefix (after STORE_KEY_PREFIX); contract 4.5's names where the contract has the rule. */
@@ -64,6 +65,7 @@ export function ruleSpec(config: Config, rule: RateRule): RuleSpec {
       "channel-message": ["rl:msg:post", config.messagePostLimitPer10Seconds, 10_000],
       "dm-message": ["rl:dm:post", r.dmMessagePer10Seconds, 10_000],
       "dm-thread": ["rl:dm:thread", r.dmThreadCreatePerMinute, MINUTE],
+      reaction: ["rl:reaction", r.reactionPerMinute, MINUTE],
     } satisfies Record<RateRule, [string, number, number]>
   )[rule];
   return { prefix, limit, windowMs: r.windowOverrideMs ?? naturalWindowMs };
@@ -80,6 +82,7 @@ export const RATE_RULES: readonly RateRule[] = [
   "channel-message",
   "dm-message",
   "dm-thread",
+  "reaction",
 ];
 for (const rule of RATE_RULES) metrics.declareRateRule(rule);
 
@@ -291,7 +294,9 @@ export type MessageScope =
   /** A direct message, over REST and the DM socket together (one budget per thread). */
   | { kind: "dm"; threadId: number }
   /** Opening (or finding) a DM thread. */
-  | { kind: "dm-thread" };
+  | { kind: "dm-thread" }
+  /** Adding or removing a reaction, anywhere. */
+  | { kind: "reaction" };
 
 /**
  * The message limits (D14), for the Durable Objects and the message routes:
@@ -318,6 +323,8 @@ export function checkMessageRate(
       return checkRate(ctx, "dm-message", `u:${userId}:t:${scope.threadId}`);
     case "dm-thread":
       return checkRate(ctx, "dm-thread", `u:${userId}`);
+    case "reaction":
+      return checkRate(ctx, "reaction", `u:${userId}`);
   }
 }
 

@@ -32,6 +32,7 @@ import { workspaceChannelIds } from "./channels";
 import type { Effects } from "./effects";
 import { notifyAll, publicUser } from "./events";
 import { listPendingInvites } from "./invites";
+import { forgetChannelMentions } from "./mentions";
 import type { NotificationEvent } from "./notifier";
 
 const SLUG_CONSTRAINT = "uq_workspaces_slug";
@@ -165,6 +166,7 @@ export async function deleteWorkspace(
       .select({ id: channels.id })
       .from(channels)
       .where(eq(channels.workspaceId, workspaceId));
+    await forgetChannelMentions(tx, channelIds);
     await tx.delete(messages).where(inArray(messages.channelId, channelIds));
     await tx.delete(channelMembers).where(inArray(channelMembers.channelId, channelIds));
     await tx.delete(channels).where(eq(channels.workspaceId, workspaceId));

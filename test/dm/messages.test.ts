@@ -182,6 +182,11 @@ describe("posting", () => {
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/),
       updated_at: null,
       author: { id: a.id, display_name: a.displayName, avatar_url: null },
+      parent_id: null,
+      reply_count: 0,
+      last_reply_at: null,
+      reply_user_ids: [],
+      reactions: [],
     });
     expect((await as(app, b).get(messagesOf(own.id))).body).toEqual([{ ...res.body, client_id: null }]);
   });

@@ -122,6 +122,11 @@ export interface DirectMessageBody {
   created_at: string;
   updated_at: string | null;
   author: { id: number; display_name: string | null; avatar_url: string | null };
+  parent_id: number | null;
+  reply_count: number;
+  last_reply_at: string | null;
+  reply_user_ids: number[];
+  reactions: { emoji: string; count: number; me: boolean }[];
 }
 
 /** Posts a message over REST and returns its body (fails the test unless 200). */

@@ -9,7 +9,7 @@ import { windowWithRoom } from "../ratelimit/support";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
 import { jwtPayload, login, registerUser, type TestUser } from "../support/users";
-import { connectSocket, rawHandshake } from "../support/ws";
+import { connectSocket, rawHandshake, withoutReactions } from "../support/ws";
 import {
   accessTokenExpiringIn,
   as,
@@ -168,6 +168,10 @@ describe("frames (contract 3.4; D21)", () => {
       created_at: expect.any(String),
       updated_at: null,
       author: { id: room.member.id, display_name: room.member.displayName, avatar_url: null },
+      parent_id: null,
+      reply_count: 0,
+      last_reply_at: null,
+      reply_user_ids: [],
     };
     for (const socket of [sender, other])
       expect(await socket.next("message")).toEqual({ type: "message", payload: expected });
@@ -331,7 +335,7 @@ describe("edits and deletes as events (D17)", () => {
     expect(edit.status).toBe(200);
     expect(await watcher.next("message.updated")).toEqual({
       type: "message.updated",
-      payload: { ...edit.body, workspace_id: room.workspaceId },
+      payload: { ...withoutReactions(edit.body), workspace_id: room.workspaceId },
     });
     expect((await as(app, room.admin).delete(`/channels/${channelId}/messages/${message.id}`)).status).toBe(
       204,

@@ -125,6 +125,11 @@ describe("posting", () => {
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/),
       updated_at: null,
       author: { id: room.member.id, display_name: room.member.displayName, avatar_url: null },
+      parent_id: null,
+      reply_count: 0,
+      last_reply_at: null,
+      reply_user_ids: [],
+      reactions: [],
     });
     const list = await as(app, room.member).get(messagesOf(channelId));
     expect(list.body).toEqual([{ ...res.body, client_id: null }]);

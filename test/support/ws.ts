@@ -125,3 +125,12 @@ export function rawHandshake(
     req.end();
   });
 }
+
+/**
+ * A REST message as its socket events carry it: events leave out `reactions`, whose `me` differs
+ * per reader (src/presenters/threads.ts).
+ */
+export function withoutReactions<T extends { reactions?: unknown }>(message: T): Omit<T, "reactions"> {
+  const { reactions: _perReader, ...shared } = message;
+  return shared;
+}

@@ -12,6 +12,7 @@ import {
 } from "../../routes/dm";
 import { operation } from "../define";
 import { DirectMessageRead, ReadStatus, ThreadRead } from "../schemas";
+import { PARENT_REPLY } from "./messages";
 
 const tag = "direct messages";
 
@@ -60,7 +61,8 @@ export const dmOperations = [
     summary: "A page of a thread's messages",
     description:
       "Newest first; `before_id` pages back, `after_id` pages forward (oldest first); `offset` also " +
-      "works. `limit` is clamped to 1..100 (default 50); `client_id` is null.",
+      "works. `limit` is clamped to 1..100 (default 50); `client_id` is null. `include_replies=false` " +
+      "lists thread roots only.",
     params: threadParam,
     query: directPageQuery,
     ok: { description: "Messages.", schema: z.array(DirectMessageRead) },
@@ -73,11 +75,16 @@ export const dmOperations = [
     summary: "Send a direct message",
     description:
       "Stored and broadcast on the thread's sockets; an absent recipient gets `dm.unread`. The same " +
-      "`client_id` returns the first message instead of storing a second.",
+      "`client_id` returns the first message instead of storing a second. With `parent_id`, a reply " +
+      "in that root's thread (`thread.updated` follows).",
     params: threadParam,
     body: directMessageCreate,
     ok: { description: "The message, with the caller's `client_id`.", schema: DirectMessageRead },
-    errors: { ...THREAD_ERRORS, 403: `\`Not part of this thread\` or ${READ_ONLY}.` },
+    errors: {
+      400: PARENT_REPLY,
+      403: `\`Not part of this thread\` or ${READ_ONLY}.`,
+      404: "`Thread not found` or `Parent message not found`.",
+    },
     routeLimit: "messages per user",
   }),
   operation({

@@ -15,6 +15,8 @@ const tag = "messages";
 
 const FORBIDDEN = "`Forbidden`: the caller may not read (or write) the channel; `Channel is archived`.";
 const NOT_FOUND = "`Not Found` (the channel).";
+/** A reply names a reply as its root. */
+export const PARENT_REPLY = "`Threads are one level deep: reply to the thread's first message`.";
 
 export const messageOperations = [
   operation({
@@ -25,7 +27,8 @@ export const messageOperations = [
     description:
       "Without a cursor, or with `before_id`: the newest messages (below `before_id`), newest first. " +
       "With `after_id`: the oldest above it, oldest first. `limit` is clamped to 1..100 (default 50). " +
-      "Deleted messages are left out; `client_id` is null.",
+      "Deleted messages are left out; `client_id` is null. Replies are listed too, unless " +
+      "`include_replies=false` (thread roots only; a deleted root with replies stays as a tombstone).",
     params: channelParam,
     query: pageQuery,
     ok: { description: "Messages.", schema: z.array(MessageRead) },
@@ -38,11 +41,12 @@ export const messageOperations = [
     summary: "Post a message",
     description:
       "Stored and broadcast to the channel's sockets. The same `client_id` from the same user within a " +
-      "day returns the first message instead of storing a second.",
+      "day returns the first message instead of storing a second. With `parent_id`, a reply in that " +
+      "root's thread: the root's counters follow and go out as `thread.updated`.",
     params: channelParam,
     body: messageCreate,
     ok: { description: "The message, with the caller's `client_id`.", schema: MessageRead },
-    errors: { 403: FORBIDDEN, 404: NOT_FOUND },
+    errors: { 400: PARENT_REPLY, 403: FORBIDDEN, 404: `${NOT_FOUND} \`Parent message not found\`.` },
     routeLimit: "posts per user and channel",
   }),
   operation({

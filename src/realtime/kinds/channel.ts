@@ -7,7 +7,7 @@
 import { eq } from "drizzle-orm";
 import { channels } from "../../db/schema";
 import { toMessageEvent } from "../../presenters/messages";
-import { canSeeChannel, findChannelAccess, isManager } from "../../services/access";
+import { canSeeChannel, channelReaders, findChannelAccess, isManager } from "../../services/access";
 import { channelMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
 import type { Refusal } from "../write-queue";
@@ -58,7 +58,9 @@ export const channelRules: ConversationKindRules<ChannelConversation> = {
       : { code: "forbidden", detail: "Channel is not in this workspace" };
   },
 
+  auditWorkspace: (channel) => channel.workspaceId,
   rateScope: (channel) => ({ kind: "channel", channelId: channel.id }),
+  conversationFields: (channel) => ({ workspace_id: channel.workspaceId, channel_id: channel.id }),
   eventPayload: (message, channel, clientId) => toMessageEvent(message, channel.workspaceId, clientId),
   readPeers: () => [],
   receipt: (state, userId) => ({
@@ -74,5 +76,6 @@ export const channelRules: ConversationKindRules<ChannelConversation> = {
     onlyTheReader: true,
   }),
   presence: { announceEveryJoin: false, leaveWhenFeedEmpty: false },
+  readers: (db, channel, options) => channelReaders(db, channel.id, options),
   afterPublish: async () => {},
 };

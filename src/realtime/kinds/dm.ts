@@ -19,7 +19,7 @@
 import { eq } from "drizzle-orm";
 import { directMessageThreads } from "../../db/schema";
 import { toDirectMessageEvent, toReadReceipt } from "../../presenters/dm";
-import { canReach, isThreadParticipant, THREAD_READ_ONLY } from "../../services/access";
+import { canReach, isThreadParticipant, THREAD_READ_ONLY, threadReaders } from "../../services/access";
 import { directMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
 import type { Refusal } from "../write-queue";
@@ -67,7 +67,9 @@ export const dmRules: ConversationKindRules<ThreadConversation> = {
   },
 
   handshakeRefusal: () => null,
+  auditWorkspace: () => null,
   rateScope: (thread) => ({ kind: "dm", threadId: thread.id }),
+  conversationFields: (thread) => ({ thread_id: thread.id }),
   eventPayload: (message, _thread, clientId) => toDirectMessageEvent(message, clientId),
   readPeers: (thread, userId) => [other(thread, userId)],
   receipt: (state, userId) =>
@@ -81,6 +83,8 @@ export const dmRules: ConversationKindRules<ThreadConversation> = {
         }
       : null,
   presence: { announceEveryJoin: true, leaveWhenFeedEmpty: true },
+
+  readers: (db, thread, options) => threadReaders(db, thread, options),
 
   async afterPublish(room, thread, created) {
     await Promise.all(

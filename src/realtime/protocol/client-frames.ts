@@ -6,7 +6,7 @@
  * Frames are JSON objects with their fields at the top level (`{"type":"message","content":"hi"}`):
  *   - `ping`: keep-alive; the runtime answers the exact text `{"type":"ping"}` itself (names.ts).
  *   - `message`: `content` (1..4000 code points, not blank), optional `client_id` (up to 128
- *     characters) that makes the send idempotent.
+ *     characters) that makes the send idempotent, optional `parent_id` (a thread root: a reply).
  *   - `typing`: optional `is_typing` (a real boolean, default true; the original read "false" as
  *     typing).
  *   - `read`: `last_read_message_id` (an integer, or a string of digits as the original took it):
@@ -28,7 +28,7 @@ export const MAX_ROW_ID = 2_147_483_647;
 
 export type ClientFrame =
   | { type: "ping" }
-  | { type: "message"; content: string; clientId: string | null }
+  | { type: "message"; content: string; clientId: string | null; parentId: number | null }
   | { type: "typing"; isTyping: boolean }
   | { type: "read"; lastReadMessageId: number };
 
@@ -63,6 +63,7 @@ export const clientFrameSchemas = {
       .max(CLIENT_ID_MAX_CHARS)
       .nullish()
       .describe("the client's id for its optimistic copy: a repeat within a day returns the first message"),
+    parent_id: z.number().int().positive().nullish().describe("the thread root this message replies to"),
   }),
   typing: z.object({ type: z.literal("typing"), is_typing: z.boolean().optional() }),
   read: z.object({
@@ -121,9 +122,25 @@ function parseMessage(fields: Record<string, unknown>): ParsedFrame {
       client_id: clientId.clientId,
     });
   }
+  const parent = fields.parent_id;
+  if (
+    parent !== undefined &&
+    parent !== null &&
+    (typeof parent !== "number" || !Number.isSafeInteger(parent) || parent < 1 || parent > MAX_ROW_ID)
+  ) {
+    return fail("invalid_field", "parent_id must be a positive integer", {
+      field: "parent_id",
+      client_id: clientId.clientId,
+    });
+  }
   return {
     ok: true,
-    frame: { type: "message", content: fields.content as string, clientId: clientId.clientId },
+    frame: {
+      type: "message",
+      content: fields.content as string,
+      clientId: clientId.clientId,
+      parentId: typeof parent === "number" ? parent : null,
+    },
   };
 }
 
