@@ -5,20 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { api, as } from "../support/http";
 import { login, type TestUser } from "../support/users";
 import {
-  as,
   befriend,
   buildCast,
   type Cast,
   newMember,
   openThread,
   postDm,
-  stranger,
   type ThreadBody,
+  userInNoWorkspace,
   workspaceOf,
-} from "./world";
+} from "../support/worlds";
 
 let app: TestApp;
 let cast: Cast;
@@ -73,7 +72,7 @@ describe("authorization matrix (contract 2.9)", () => {
   });
 
   it("lets a pair of friends who share no workspace use every route", async () => {
-    const [a, b] = [await stranger(app, "FriendA"), await stranger(app, "FriendB")];
+    const [a, b] = [await userInNoWorkspace(app, "FriendA"), await userInNoWorkspace(app, "FriendB")];
     await befriend(app, a, b);
     const own = await openThread(app, a, b, await workspaceOf(app, a));
     for (const user of [a, b]) {

@@ -5,32 +5,33 @@
  * closing sockets whose session was revoked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessTokenExpiringIn, closeFrame } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
-import { jwtPayload, login, type TestUser } from "../support/users";
-import { connectSocket, rawHandshake, type TestSocket } from "../support/ws";
+import { api, as } from "../support/http";
 import {
-  as,
-  befriend,
-  buildCast,
-  type Cast,
+  closeFrame,
   dmPath,
   dmUrl,
-  expectNoNotificationSoFar,
+  expectNoEventSoFar,
   expectNothingPending,
   idOf,
   joinDm,
-  newMember,
   notificationsOf,
+  refusal,
+  take,
+} from "../support/sockets";
+import { accessTokenExpiringIn, jwtPayload, login, type TestUser } from "../support/users";
+import {
+  befriend,
+  buildCast,
+  type Cast,
+  newMember,
   openThread,
   postDm,
-  refusal,
-  stranger,
   type ThreadBody,
-  take,
+  userInNoWorkspace,
   workspaceOf,
-} from "./world";
+} from "../support/worlds";
+import { connectSocket, rawHandshake, type TestSocket } from "../support/ws";
 
 let app: TestApp;
 let cast: Cast;
@@ -114,7 +115,7 @@ describe("handshake (contract 3.1; D7)", () => {
   });
 
   it("admits a pair of friends who share no workspace, and refuses a pair that can no longer reach each other", async () => {
-    const [a, b] = [await stranger(app, "SockFriendA"), await stranger(app, "SockFriendB")];
+    const [a, b] = [await userInNoWorkspace(app, "SockFriendA"), await userInNoWorkspace(app, "SockFriendB")];
     await befriend(app, a, b);
     const friends = await openThread(app, a, b, await workspaceOf(app, a));
     const socket = await joinDm(app, friends.id, b);
@@ -520,7 +521,7 @@ describe("dm.unread for a recipient who is not looking at the thread (D8)", () =
       expect(await feed.next()).toEqual({ type: "dm.unread", payload: { thread_id: threadId, delta: 1 } });
     }
     // The sender is told nothing.
-    await expectNoNotificationSoFar(app, a, senderFeed);
+    await expectNoEventSoFar(app, a, senderFeed);
     for (const s of [socket, senderFeed, ...feeds]) await s.close();
   });
 
@@ -530,7 +531,7 @@ describe("dm.unread for a recipient who is not looking at the thread (D8)", () =
     const looking = await joinDm(app, threadId, b);
     const message = await postDm(app, a, threadId, "seen live");
     expect(idOf(await looking.next("message"))).toBe(message.id);
-    await expectNoNotificationSoFar(app, b, feed);
+    await expectNoEventSoFar(app, b, feed);
     // Another user's socket on the thread (the sender's) does not count as the recipient looking.
     await looking.close();
     const senderSocket = await joinDm(app, threadId, a);

@@ -7,21 +7,11 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { windowWithRoom } from "../ratelimit/support";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
-import { jwtPayload, login, registerUser, type TestUser } from "../support/users";
+import { api, as } from "../support/http";
+import { chatUrl, closeFrame, expectNothingPending, joinChat, refusal } from "../support/sockets";
+import { accessTokenExpiringIn, jwtPayload, login, registerUser, type TestUser } from "../support/users";
+import { buildRoom, post, type Room } from "../support/worlds";
 import { connectSocket, rawHandshake } from "../support/ws";
-import {
-  accessTokenExpiringIn,
-  as,
-  buildRoom,
-  chatUrl,
-  closeFrame,
-  expectNothingPending,
-  joinChat,
-  post,
-  type Room,
-  refusal,
-} from "./room";
 
 let app: TestApp;
 let room: Room;

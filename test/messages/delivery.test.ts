@@ -6,8 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
+import { joinChat, take } from "../support/sockets";
+import { buildRoom, post, type Room } from "../support/worlds";
 import type { SocketFrame, TestSocket } from "../support/ws";
-import { as, buildRoom, joinChat, post, type Room, take } from "./room";
 
 let app: TestApp;
 let room: Room;

@@ -9,8 +9,9 @@ import { createDatabase } from "../../src/db/client";
 import { unreadCounts } from "../../src/services/messages";
 import { windowWithRoom } from "../ratelimit/support";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
 import { registerUser } from "../support/users";
-import { as, buildRoom, post, type Room } from "./room";
+import { buildRoom, post, type Room } from "../support/worlds";
 
 let app: TestApp;
 let room: Room;
