@@ -21,7 +21,6 @@ import {
   openThread,
   post,
   postDm,
-  storedContents,
 } from "../support/worlds";
 import type { ConnectOptions, TestSocket } from "../support/ws";
 
@@ -92,7 +91,56 @@ export interface ConversationKind {
 
 const ANSWER_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/;
 
-const authorOf = (user: TestUser) => ({ id: user.id, display_name: user.displayName, avatar_url: null });
+/** A message as REST answers it, for `user` posting `content`, in the conversation `where` names. */
+const messageShape = (where: object, user: TestUser, content: string, clientId: string | null) => ({
+  id: expect.any(Number),
+  ...where,
+  user_id: user.id,
+  content,
+  client_id: clientId,
+  is_edited: false,
+  is_deleted: false,
+  created_at: expect.stringMatching(ANSWER_TIME),
+  updated_at: null,
+  author: { id: user.id, display_name: user.displayName, avatar_url: null },
+});
+
+/** Where a kind's messages are stored: the table, its conversation column and its author column. */
+interface MessageTable {
+  name: "messages" | "direct_messages";
+  conversation: "channel_id" | "thread_id";
+  author: "user_id" | "sender_id";
+}
+
+/** Reading and writing a kind's rows straight in the database. */
+function rowsOf(app: TestApp, table: MessageTable) {
+  const { sql } = app;
+  const column = async <T>(name: string, c: Conversation): Promise<T[]> => {
+    const rows = await sql<Record<string, T>[]>`
+      select ${sql(name)} from ${sql(table.name)} where ${sql(table.conversation)} = ${c.id} order by id`;
+    return rows.map((row) => row[name] as T);
+  };
+  return {
+    stored: (c: Conversation) => column<string>("content", c),
+    storedIds: (c: Conversation) => column<number>("id", c),
+    storedDeletedFlags: (c: Conversation) => column<boolean>("is_deleted", c),
+    async insert(
+      c: Conversation,
+      author: TestUser,
+      count: number,
+      options: { prefix?: string; createdAt?: string } = {},
+    ) {
+      const rows = await sql<{ id: number }[]>`
+        insert into ${sql(table.name)}
+          (${sql(table.conversation)}, ${sql(table.author)}, content, is_edited, is_deleted, created_at)
+        select ${c.id}, ${author.id}, ${options.prefix ?? "m"} || g, false, false,
+               coalesce(${options.createdAt ?? null}::timestamptz, now())
+        from generate_series(1, ${count}::int) as g
+        returning id`;
+      return rows.map((r) => r.id).sort((x, y) => x - y);
+    },
+  };
+}
 
 async function channelKind(app: TestApp): Promise<ConversationKind> {
   const room = await buildRoom(app);
@@ -113,39 +161,8 @@ async function channelKind(app: TestApp): Promise<ConversationKind> {
     endpoint: "/ws/chat/",
     post: (c, user, content, clientId) => post(app, user, c.id, content, clientId),
     messagesPath: (c) => `/channels/${idOf(c)}/messages`,
-    stored: (c) => storedContents(app, "channel", c.id),
-    async storedIds(c) {
-      const rows = await app.sql<
-        { id: number }[]
-      >`select id from messages where channel_id = ${c.id} order by id`;
-      return rows.map((r) => r.id);
-    },
-    async storedDeletedFlags(c) {
-      const rows = await app.sql<{ is_deleted: boolean }[]>`
-        select is_deleted from messages where channel_id = ${c.id} order by id`;
-      return rows.map((r) => r.is_deleted);
-    },
-    async insert(c, author, count, options = {}) {
-      const rows = await app.sql<{ id: number }[]>`
-        insert into messages (channel_id, user_id, content, is_edited, is_deleted, created_at)
-        select ${c.id}, ${author.id}, ${options.prefix ?? "m"} || g, false, false,
-               coalesce(${options.createdAt ?? null}::timestamptz, now())
-        from generate_series(1, ${count}::int) as g
-        returning id`;
-      return rows.map((r) => r.id).sort((x, y) => x - y);
-    },
-    restShape: (c, user, content, clientId) => ({
-      id: expect.any(Number),
-      channel_id: c.id,
-      user_id: user.id,
-      content,
-      client_id: clientId,
-      is_edited: false,
-      is_deleted: false,
-      created_at: expect.stringMatching(ANSWER_TIME),
-      updated_at: null,
-      author: authorOf(user),
-    }),
+    ...rowsOf(app, { name: "messages", conversation: "channel_id", author: "user_id" }),
+    restShape: (c, user, content, clientId) => messageShape({ channel_id: c.id }, user, content, clientId),
     eventExtras: () => ({ workspace_id: room.workspaceId }),
     conversationField: (c) => ({ channel_id: c.id }),
     readEvent: (c, reader, id, unread) => ({
@@ -203,38 +220,8 @@ async function dmKind(app: TestApp): Promise<ConversationKind> {
     endpoint: "/ws/dm/",
     post: (c, user, content, clientId) => postDm(app, user, c.id, content, clientId),
     messagesPath: (c) => `/dm/threads/${idOf(c)}/messages`,
-    stored: (c) => storedContents(app, "dm", c.id),
-    async storedIds(c) {
-      const rows = await app.sql<{ id: number }[]>`
-        select id from direct_messages where thread_id = ${c.id} order by id`;
-      return rows.map((r) => r.id);
-    },
-    async storedDeletedFlags(c) {
-      const rows = await app.sql<{ is_deleted: boolean }[]>`
-        select is_deleted from direct_messages where thread_id = ${c.id} order by id`;
-      return rows.map((r) => r.is_deleted);
-    },
-    async insert(c, author, count, options = {}) {
-      const rows = await app.sql<{ id: number }[]>`
-        insert into direct_messages (thread_id, sender_id, content, created_at)
-        select ${c.id}, ${author.id}, ${options.prefix ?? "m"} || g,
-               coalesce(${options.createdAt ?? null}::timestamptz, now())
-        from generate_series(1, ${count}::int) as g
-        returning id`;
-      return rows.map((r) => r.id).sort((x, y) => x - y);
-    },
-    restShape: (c, user, content, clientId) => ({
-      id: expect.any(Number),
-      thread_id: c.id,
-      user_id: user.id,
-      content,
-      client_id: clientId,
-      is_deleted: false,
-      is_edited: false,
-      created_at: expect.stringMatching(ANSWER_TIME),
-      updated_at: null,
-      author: authorOf(user),
-    }),
+    ...rowsOf(app, { name: "direct_messages", conversation: "thread_id", author: "sender_id" }),
+    restShape: (c, user, content, clientId) => messageShape({ thread_id: c.id }, user, content, clientId),
     eventExtras: (_c, author) => ({ sender_id: author.id }),
     conversationField: (c) => ({ thread_id: c.id }),
     readEvent: (c, reader, id) => ({ thread_id: c.id, user_id: reader.id, last_read_message_id: id }),

@@ -160,43 +160,25 @@ describe("authorization matrix (contract 2.9)", () => {
 });
 
 describe("pagination (D13)", () => {
-  let threadId: number;
-  let ids: number[];
-  let reader: TestUser;
-
-  beforeAll(async () => {
-    const own = await freshThread();
-    threadId = own.thread.id;
-    reader = own.b;
+  it("keeps the original's offset paging, which the web app's default call carries, and refuses a bad offset with 422", async () => {
+    const { thread: own, a, b } = await freshThread();
     // 120 messages straight into the table, same timestamp: only the id orders them.
     const rows = await app.sql<{ id: number }[]>`
       insert into direct_messages (thread_id, sender_id, content, created_at)
-      select ${threadId}, ${own.a.id}, 'm' || g, '2026-01-01T00:00:00Z' from generate_series(1, 120) as g
+      select ${own.id}, ${a.id}, 'm' || g, '2026-01-01T00:00:00Z' from generate_series(1, 120) as g
       returning id`;
-    ids = rows.map((r) => r.id).sort((a, b) => a - b);
-  });
-
-  const page = async (query: string) => {
-    const res = await as(app, reader).get(`${messagesOf(threadId)}?${query}`);
-    expect(res.status, `${query}: ${res.text}`).toBe(200);
-    return (res.body as { id: number }[]).map((m) => m.id);
-  };
-  const newest = (n: number, below = Number.POSITIVE_INFINITY) =>
-    ids
-      .filter((id) => id < below)
-      .slice(-n)
-      .reverse();
-
-  it("keeps the original's offset paging, which the web app's default call carries", async () => {
-    expect(await page("limit=50&offset=0")).toEqual(newest(50));
-    expect(await page("limit=50&offset=50")).toEqual(newest(100).slice(50));
-    expect(await page("offset=100")).toEqual(newest(120).slice(100));
-    expect(await page("offset=500")).toEqual([]);
-  });
-
-  it("refuses an offset that is not a non-negative integer with 422", async () => {
+    const newestFirst = rows.map((r) => r.id).sort((x, y) => y - x);
+    const ids = async (query: string) => {
+      const res = await as(app, b).get(`${messagesOf(own.id)}?${query}`);
+      expect(res.status, `${query}: ${res.text}`).toBe(200);
+      return (res.body as { id: number }[]).map((m) => m.id);
+    };
+    expect(await ids("limit=50&offset=0")).toEqual(newestFirst.slice(0, 50));
+    expect(await ids("limit=50&offset=50")).toEqual(newestFirst.slice(50, 100));
+    expect(await ids("offset=100")).toEqual(newestFirst.slice(100, 120));
+    expect(await ids("offset=500")).toEqual([]);
     for (const query of ["offset=-1", "offset=z", "offset=1.5"]) {
-      const res = await as(app, reader).get(`${messagesOf(threadId)}?${query}`);
+      const res = await as(app, b).get(`${messagesOf(own.id)}?${query}`);
       expect(res.status, query).toBe(422);
       expect(res.body.detail[0].loc, query).toEqual(["query", "offset"]);
     }

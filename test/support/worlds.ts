@@ -124,9 +124,9 @@ export async function freshChannel(
   return res.body.id;
 }
 
-export interface ChannelMessageBody {
+/** A message as REST answers it, for both kinds. */
+interface MessageFields {
   id: number;
-  channel_id: number;
   user_id: number;
   content: string;
   client_id: string | null;
@@ -137,20 +137,32 @@ export interface ChannelMessageBody {
   author: { id: number; display_name: string | null; avatar_url: string | null };
 }
 
-/** Posts a channel message over REST and returns its body (fails the test unless 200). */
-export async function post(
+export interface ChannelMessageBody extends MessageFields {
+  channel_id: number;
+}
+
+export interface DirectMessageBody extends MessageFields {
+  thread_id: number;
+}
+
+/** Posts to a message route as `user` and returns the body (fails the test unless 200). */
+async function postMessage<T>(
   app: TestApp,
   user: TestUser,
-  channelId: number,
+  path: string,
   content: string,
   clientId?: string,
 ) {
-  const res = await as(app, user).post(`/channels/${channelId}/messages`, {
+  const res = await as(app, user).post(path, {
     json: clientId === undefined ? { content } : { content, client_id: clientId },
   });
   expect(res.status, res.text).toBe(200);
-  return res.body as ChannelMessageBody;
+  return res.body as T;
 }
+
+/** Posts a channel message over REST and returns its body (fails the test unless 200). */
+export const post = (app: TestApp, user: TestUser, channelId: number, content: string, clientId?: string) =>
+  postMessage<ChannelMessageBody>(app, user, `/channels/${channelId}/messages`, content, clientId);
 
 // -- Direct messages ---------------------------------------------------------------------------
 
@@ -220,33 +232,9 @@ export async function openThread(app: TestApp, caller: TestUser, other: TestUser
   return res.body as ThreadBody;
 }
 
-export interface DirectMessageBody {
-  id: number;
-  thread_id: number;
-  user_id: number;
-  content: string;
-  client_id: string | null;
-  is_deleted: boolean;
-  is_edited: boolean;
-  created_at: string;
-  updated_at: string | null;
-  author: { id: number; display_name: string | null; avatar_url: string | null };
-}
-
 /** Posts a direct message over REST and returns its body (fails the test unless 200). */
-export async function postDm(
-  app: TestApp,
-  user: TestUser,
-  threadId: number,
-  content: string,
-  clientId?: string,
-) {
-  const res = await as(app, user).post(`/dm/threads/${threadId}/messages`, {
-    json: clientId === undefined ? { content } : { content, client_id: clientId },
-  });
-  expect(res.status, res.text).toBe(200);
-  return res.body as DirectMessageBody;
-}
+export const postDm = (app: TestApp, user: TestUser, threadId: number, content: string, clientId?: string) =>
+  postMessage<DirectMessageBody>(app, user, `/dm/threads/${threadId}/messages`, content, clientId);
 
 // -- In the database ---------------------------------------------------------------------------
 
