@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { CLIENT_ID_TTL_MS } from "../services/message-rules";
 import { memoryClientIds } from "./client-ids";
-import { HOLD_MS, type Post, type Refusal, type WritePorts, WriteQueue } from "./write-queue";
+import { BATCH_MAX, HOLD_MS, type Post, type Refusal, type WritePorts, WriteQueue } from "./write-queue";
 
 interface Msg {
   id: number;
@@ -33,15 +34,19 @@ function world() {
   const published: Msg[] = [];
   const replayed: { origin: string; message: Msg }[] = [];
   const inserts: number[] = [];
+  /** The senders whose rate was checked, in order. */
+  const rateChecks: number[] = [];
   /** The read-backs made (ids they started after). */
   const reads: number[] = [];
   const ports: WritePorts<Msg, string> = {
     now: () => state.now,
     clientIds: memoryClientIds(),
-    rateRefusal: async (userId) =>
-      state.rateRefused.has(userId)
+    rateRefusal: async (userId) => {
+      rateChecks.push(userId);
+      return state.rateRefused.has(userId)
         ? ({ code: "rate_limited", detail: "Too many requests" } as Refusal)
-        : null,
+        : null;
+    },
     accessRefusals: async (userIds) => {
       if (state.down) throw new DatabaseDown();
       return new Map(
@@ -96,7 +101,7 @@ function world() {
   const queue = new WriteQueue<Msg, string>(ports);
   const post = (userId: number, content: string, options: Partial<Omit<Post<string>, "parentId">> = {}) =>
     queue.submit({ userId, content, clientId: null, parentId: null, origin: "socket", ...options });
-  return { rows, state, published, replayed, inserts, reads, queue, post };
+  return { rows, state, published, replayed, inserts, rateChecks, reads, queue, post };
 }
 
 afterEach(() => {
@@ -146,6 +151,54 @@ describe("the write queue", () => {
       "forbidden",
     ]);
     expect(w.rows.map((r) => r.content)).toEqual(["a"]);
+  });
+
+  it("writes at most BATCH_MAX posts in one batch, in order", async () => {
+    const w = world();
+    const count = BATCH_MAX + 20;
+    const outcomes = await Promise.all(Array.from({ length: count }, (_, i) => w.post(1, `m${i}`)));
+    expect(outcomes.every((o) => o.kind === "created")).toBe(true);
+    expect(w.inserts).toEqual([1, BATCH_MAX, count - 1 - BATCH_MAX]);
+    expect(w.published.map((m) => m.content)).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
+  });
+
+  it("keeps client_ids per user: another user's same client_id is another message", async () => {
+    const w = world();
+    const [mine, theirs] = await Promise.all([
+      w.post(1, "mine", { clientId: "same" }),
+      w.post(2, "theirs", { clientId: "same" }),
+    ]);
+    expect([mine.kind, theirs.kind]).toEqual(["created", "created"]);
+    expect(w.rows.map((r) => r.content)).toEqual(["mine", "theirs"]);
+  });
+
+  it("checks the rate of a new post but not of a retry of a stored client_id", async () => {
+    const w = world();
+    await w.post(1, "hello", { clientId: "c1" });
+    expect(w.rateChecks).toEqual([1]);
+    w.state.rateRefused.add(1);
+    expect(await w.post(1, "hello", { clientId: "c1" })).toMatchObject({ kind: "replayed" });
+    expect(w.rateChecks).toEqual([1]);
+    expect(await w.post(1, "new")).toMatchObject({ kind: "refused", refusal: { code: "rate_limited" } });
+  });
+
+  it("remembers no client_id for a refused post, so the retry once allowed is stored", async () => {
+    const w = world();
+    w.state.rateRefused.add(1);
+    expect(await w.post(1, "hi", { clientId: "c1" })).toMatchObject({ kind: "refused" });
+    w.state.rateRefused.delete(1);
+    expect(await w.post(1, "hi", { clientId: "c1" })).toMatchObject({ kind: "created" });
+    expect(w.rows.map((r) => r.content)).toEqual(["hi"]);
+  });
+
+  it("forgets a client_id after a day: the same one then creates a new message", async () => {
+    const w = world();
+    await w.post(1, "monday", { clientId: "c1" });
+    w.state.now += CLIENT_ID_TTL_MS - 1;
+    expect(await w.post(1, "monday", { clientId: "c1" })).toMatchObject({ kind: "replayed" });
+    w.state.now += 1;
+    expect(await w.post(1, "tuesday", { clientId: "c1" })).toMatchObject({ kind: "created" });
+    expect(w.rows.map((r) => r.content)).toEqual(["monday", "tuesday"]);
   });
 
   it("says not_found for a post into a conversation deleted meanwhile", async () => {

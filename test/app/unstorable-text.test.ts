@@ -6,10 +6,10 @@
  * routes the issue names and the shapes of the answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { joinDm, openThread, postDm } from "../dm/world";
-import { as, buildRoom, joinChat, post, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { api, as } from "../support/http";
+import { joinChat, joinDm } from "../support/sockets";
+import { buildRoom, openThread, post, postDm, type Room } from "../support/worlds";
 
 let app: TestApp;
 let room: Room;

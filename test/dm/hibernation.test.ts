@@ -9,21 +9,10 @@
  * object re-check it every few seconds, which keeps the object awake.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessTokenExpiringIn } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
-import type { TestUser } from "../support/users";
-import {
-  buildCast,
-  type Cast,
-  expectNoNotificationSoFar,
-  idOf,
-  joinDm,
-  newMember,
-  notificationsOf,
-  openThread,
-  postDm,
-} from "./world";
+import { expectNoEventSoFar, idOf, joinDm, notificationsOf, probe } from "../support/sockets";
+import { accessTokenExpiringIn, type TestUser } from "../support/users";
+import { buildCast, type Cast, newMember, openThread, postDm } from "../support/worlds";
 
 let app: TestApp;
 let cast: Cast;
@@ -35,12 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-async function probe(threadId: number): Promise<{ instanceId: string; sockets: number }> {
-  const res = await api(app).get(`/__test__/dm-threads/${threadId}`);
-  expect(res.status, res.text).toBe(200);
-  return res.body;
-}
 
 const sessionless = async (user: TestUser): Promise<TestUser> => ({
   ...user,
@@ -60,7 +43,7 @@ describe("hibernation", () => {
     const bobFeed = await notificationsOf(app, b);
     await alice.next("presence");
     await alice.next("presence");
-    const before = await probe(threadId);
+    const before = await probe(app, "dm", threadId);
     expect(before.sockets).toBe(2);
 
     // Only the web app's pings, answered by the runtime without waking the object; the
@@ -75,7 +58,7 @@ describe("hibernation", () => {
     } finally {
       clearInterval(pinger);
     }
-    const after = await probe(threadId);
+    const after = await probe(app, "dm", threadId);
     expect(after.instanceId).not.toBe(before.instanceId);
     expect(after.sockets).toBe(2);
 
@@ -97,7 +80,7 @@ describe("hibernation", () => {
       last_read_message_id: idOf(message),
     });
     // Bob is looking at the thread: no dm.unread. The client_id record survived too.
-    await expectNoNotificationSoFar(app, b, bobFeed);
+    await expectNoEventSoFar(app, b, bobFeed);
     expect((await postDm(app, a, threadId, "good morning", "client:wake")).id).toBe(idOf(message));
     for (const socket of [alice, bob, bobFeed]) await socket.close();
   }, 60_000);

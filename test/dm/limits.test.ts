@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { windowWithRoom } from "../ratelimit/support";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
+import { joinDm } from "../support/sockets";
 import type { TestUser } from "../support/users";
-import { as, buildCast, type Cast, joinDm, newMember, openThread, postDm } from "./world";
+import { buildCast, type Cast, newMember, openThread, postDm } from "../support/worlds";
 
 const MESSAGES_PER_WINDOW = 5;
 const THREADS_PER_MINUTE = 3;

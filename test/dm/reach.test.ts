@@ -10,23 +10,20 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeFrame } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { as } from "../support/http";
+import { closeFrame, dmPath, joinDm, probe } from "../support/sockets";
 import type { TestUser } from "../support/users";
-import { rawHandshake, type TestSocket } from "../support/ws";
 import {
-  as,
   befriend,
-  dmPath,
   invite,
-  joinDm,
   openThread,
   postDm,
-  stranger,
   type ThreadBody,
+  userInNoWorkspace,
   workspaceOf,
-} from "./world";
+} from "../support/worlds";
+import { rawHandshake, type TestSocket } from "../support/ws";
 
 const READ_ONLY = "Thread is read-only: its participants share no workspace and are not friends";
 
@@ -41,12 +38,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-/** How many open sockets the thread's object holds right now (an ENV=test route). */
-async function socketsIn(threadId: number): Promise<number> {
-  const res = await api(app).get(`/__test__/dm-threads/${threadId}`);
-  expect(res.status, res.text).toBe(200);
-  return res.body.sockets as number;
-}
+/** How many open sockets the thread's object holds right now. */
+const socketsIn = async (threadId: number) => (await probe(app, "dm", threadId)).sockets;
 
 async function storedContents(threadId: number): Promise<string[]> {
   const rows = await app.sql<{ content: string }[]>`
@@ -76,8 +69,8 @@ interface Pair {
 
 /** Two members of a third party's workspace, with a thread, some history and a socket each. */
 async function pairInWorkspace(name: string): Promise<Pair> {
-  const owner = await stranger(app, `${name}Owner`);
-  const [x, y] = [await stranger(app, `${name}X`), await stranger(app, `${name}Y`)];
+  const owner = await userInNoWorkspace(app, `${name}Owner`);
+  const [x, y] = [await userInNoWorkspace(app, `${name}X`), await userInNoWorkspace(app, `${name}Y`)];
   const sharedId = await workspaceOf(app, owner, [x, y]);
   const thread = await openThread(app, x, y, sharedId);
   await postDm(app, x, thread.id, "hello");
@@ -222,7 +215,7 @@ describe("a member leaving or removed (item 4)", () => {
 
   it("closes only the threads that lost their reach when a member is removed; friends keep talking", async () => {
     const pair = await pairInWorkspace("Removed");
-    const friend = await stranger(app, "RemovedFriend");
+    const friend = await userInNoWorkspace(app, "RemovedFriend");
     await invite(app, pair.owner, pair.sharedId, friend);
     await befriend(app, pair.x, friend);
     const friendsThread = await openThread(app, pair.x, friend, pair.sharedId);
@@ -243,7 +236,7 @@ describe("a member leaving or removed (item 4)", () => {
 
 describe("unfriending", () => {
   it("makes a friends-only thread read-only and closes its sockets, and leaves a pair sharing a workspace alone", async () => {
-    const [x, y] = [await stranger(app, "UnfX"), await stranger(app, "UnfY")];
+    const [x, y] = [await userInNoWorkspace(app, "UnfX"), await userInNoWorkspace(app, "UnfY")];
     await Promise.all([workspaceOf(app, x), workspaceOf(app, y)]);
     await befriend(app, x, y);
     const own = await workspaceOf(app, x);

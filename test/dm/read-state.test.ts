@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { api } from "../support/http";
+import { api, as } from "../support/http";
+import { joinDm } from "../support/sockets";
 import { login, type TestUser } from "../support/users";
-import { as, buildCast, type Cast, joinDm, newMember, openThread, postDm, type ThreadBody } from "./world";
+import { buildCast, type Cast, newMember, openThread, postDm, type ThreadBody } from "../support/worlds";
 
 let database: TestDatabase;
 let app: TestApp;

@@ -7,22 +7,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { api, as } from "../support/http";
+import { joinDm } from "../support/sockets";
 import { login, type TestUser } from "../support/users";
 import {
-  as,
   befriend,
   buildCast,
   type Cast,
   invite,
-  joinDm,
   newMember,
   openThread,
   postDm,
-  stranger,
   type ThreadBody,
+  userInNoWorkspace,
   workspaceOf,
-} from "./world";
+} from "../support/worlds";
 
 let app: TestApp;
 let cast: Cast;
@@ -379,7 +378,7 @@ describe("GET /dm/threads", () => {
 
 describe("POST /dm/threads between people who can reach each other (issue 13 item 5)", () => {
   it("opens one between friends who share no workspace, from the caller's workspace, as the web app asks", async () => {
-    const [x, y] = [await stranger(app, "OpenX"), await stranger(app, "OpenY")];
+    const [x, y] = [await userInNoWorkspace(app, "OpenX"), await userInNoWorkspace(app, "OpenY")];
     const [xs, ys] = [await workspaceOf(app, x), await workspaceOf(app, y)];
     await befriend(app, x, y);
     const res = await as(app, x).post("/dm/threads", { json: { workspace_id: xs, user_id: y.id } });
@@ -400,7 +399,7 @@ describe("POST /dm/threads between people who can reach each other (issue 13 ite
   });
 
   it("opens one with a friend who is in no workspace at all", async () => {
-    const [x, loner] = [await stranger(app, "HasWs"), await stranger(app, "Loner")];
+    const [x, loner] = [await userInNoWorkspace(app, "HasWs"), await userInNoWorkspace(app, "Loner")];
     const xs = await workspaceOf(app, x);
     await befriend(app, loner, x);
     const thread = await openThread(app, x, loner, xs);
@@ -409,8 +408,8 @@ describe("POST /dm/threads between people who can reach each other (issue 13 ite
   });
 
   it("opens one through any shared workspace, whichever workspace of the caller is named", async () => {
-    const owner = await stranger(app, "AnyOwner");
-    const [x, y] = [await stranger(app, "AnyX"), await stranger(app, "AnyY")];
+    const owner = await userInNoWorkspace(app, "AnyOwner");
+    const [x, y] = [await userInNoWorkspace(app, "AnyX"), await userInNoWorkspace(app, "AnyY")];
     await workspaceOf(app, owner, [x, y]);
     const selected = await workspaceOf(app, x);
     const thread = await openThread(app, x, y, selected);
@@ -418,7 +417,10 @@ describe("POST /dm/threads between people who can reach each other (issue 13 ite
   });
 
   it("counts a workspace's owner by owner_id, as an adopted database may lack the owner's row", async () => {
-    const [owner, x] = [await stranger(app, "RowlessOwner"), await stranger(app, "RowlessX")];
+    const [owner, x] = [
+      await userInNoWorkspace(app, "RowlessOwner"),
+      await userInNoWorkspace(app, "RowlessX"),
+    ];
     const ws = await workspaceOf(app, owner, [x]);
     await app.sql`delete from workspace_members where workspace_id = ${ws} and user_id = ${owner.id}`;
     expect((await openThread(app, x, owner, ws)).participants.map((p) => p.id).sort()).toEqual(
@@ -427,7 +429,7 @@ describe("POST /dm/threads between people who can reach each other (issue 13 ite
   });
 
   it("refuses people who share no workspace and are not friends: 403 by id, 404 by e-mail, nothing created", async () => {
-    const [x, y] = [await stranger(app, "FarX"), await stranger(app, "FarY")];
+    const [x, y] = [await userInNoWorkspace(app, "FarX"), await userInNoWorkspace(app, "FarY")];
     const [xs] = [await workspaceOf(app, x), await workspaceOf(app, y)];
     // A pending friend request is not a friendship.
     expect(

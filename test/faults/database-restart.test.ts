@@ -15,9 +15,10 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres";
 import { migrateDatabase } from "../../scripts/lib/migrate";
-import { buildRoom, joinChat, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
+import { joinChat } from "../support/sockets";
 import { freePort } from "../support/store";
+import { buildRoom, type Room } from "../support/worlds";
 import type { SocketFrame, TestSocket } from "../support/ws";
 
 let folder: string;

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { as } from "../support/http";
+import { expectNoEventSoFar, notificationsOf } from "../support/sockets";
 import { registerUser, type TestUser } from "../support/users";
-import { connectSocket, type TestSocket } from "../support/ws";
-import { befriend } from "../users/world";
+import { befriendInDatabase } from "../support/worlds";
 
 let app: TestApp;
 
@@ -18,32 +18,17 @@ afterAll(async () => {
   await app?.close();
 });
 
-const as = (user?: TestUser) => api(app, { token: user?.accessToken });
 const publicOf = (user: TestUser) => ({ id: user.id, display_name: user.displayName, avatar_url: null });
-
-async function feed(user: TestUser): Promise<TestSocket> {
-  return connectSocket(`${app.url.replace(/^http/, "ws")}/ws/notifications?token=${user.accessToken}`);
-}
-
-/**
- * Asserts that nothing reached the socket so far: a probe event is delivered after the action
- * under test, and it must be the very next frame.
- */
-async function expectNoEventBefore(user: TestUser, socket: TestSocket) {
-  const probe = await api(app).post(`/__test__/notifications/${user.id}`, { json: { type: "probe" } });
-  expect(probe.status).toBe(200);
-  expect(await socket.next()).toEqual({ type: "probe", payload: {} });
-}
 
 async function request(from: TestUser, to: TestUser | string) {
   const handle = typeof to === "string" ? to : to.displayName;
-  return as(from).post("/friends/requests", { json: { addressee_display_name: handle } });
+  return as(app, from).post("/friends/requests", { json: { addressee_display_name: handle } });
 }
 
 describe("POST /friends/requests", () => {
   it("creates a pending request and tells the addressee on every socket (friend.requested)", async () => {
     const [alice, bob] = await Promise.all([registerUser(app), registerUser(app)]);
-    const sockets = [await feed(bob), await feed(bob)];
+    const sockets = [await notificationsOf(app, bob), await notificationsOf(app, bob)];
     const res = await request(alice, bob);
     expect(res.status).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual([
@@ -87,14 +72,16 @@ describe("POST /friends/requests", () => {
     const tooShort = await request(alice, "  x ");
     expect(tooShort.status).toBe(422);
     expect(tooShort.body.detail[0].msg).toBe("ensure this value has at least 2 characters");
-    const missing = await as(alice).post("/friends/requests", { json: {} });
+    const missing = await as(app, alice).post("/friends/requests", { json: {} });
     expect(missing.status).toBe(422);
     expect(missing.body.detail).toEqual([
       { loc: ["body", "addressee_display_name"], msg: "field required", type: "value_error.missing" },
     ]);
-    const noBody = await as(alice).post("/friends/requests");
+    const noBody = await as(app, alice).post("/friends/requests");
     expect(noBody.status).toBe(422);
-    const number = await as(alice).post("/friends/requests", { json: { addressee_display_name: 12345 } });
+    const number = await as(app, alice).post("/friends/requests", {
+      json: { addressee_display_name: 12345 },
+    });
     expect(number.status).toBe(422);
   });
 
@@ -106,7 +93,7 @@ describe("POST /friends/requests", () => {
     const self = await request(alice, alice);
     expect(self.status).toBe(400);
     expect(self.body).toEqual({ detail: "Cannot friend yourself" });
-    await befriend(app, alice, bob);
+    await befriendInDatabase(app, alice, bob);
     const friends = await request(alice, bob);
     expect(friends.status).toBe(400);
     expect(friends.body).toEqual({ detail: "Already friends" });
@@ -122,7 +109,7 @@ describe("POST /friends/requests", () => {
     const again = await request(alice, bob);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect((await as(bob).post(`/friends/requests/${first.body.id}/decline`)).status).toBe(200);
+    expect((await as(app, bob).post(`/friends/requests/${first.body.id}/decline`)).status).toBe(200);
     const reopened = await request(alice, bob);
     expect(reopened.status).toBe(200);
     expect(reopened.body).toMatchObject({ id: first.body.id, status: "pending" });
@@ -140,7 +127,7 @@ describe("POST /friends/requests", () => {
   });
 
   it("401 without a token", async () => {
-    const res = await as().post("/friends/requests", { json: { addressee_display_name: "Any#0000" } });
+    const res = await as(app).post("/friends/requests", { json: { addressee_display_name: "Any#0000" } });
     expect(res.status).toBe(401);
   });
 });
@@ -156,36 +143,36 @@ describe("GET /friends/requests/incoming and /outgoing", () => {
     const fromBob = await request(bob, alice);
     const fromCarol = await request(carol, alice);
     const fromDave = await request(dave, alice);
-    await as(alice).post(`/friends/requests/${fromDave.body.id}/decline`);
+    await as(app, alice).post(`/friends/requests/${fromDave.body.id}/decline`);
     const toDave = await request(alice, dave);
 
-    const incoming = await as(alice).get("/friends/requests/incoming");
+    const incoming = await as(app, alice).get("/friends/requests/incoming");
     expect(incoming.status).toBe(200);
     expect(incoming.body).toEqual([fromCarol.body, fromBob.body]);
-    const outgoing = await as(alice).get("/friends/requests/outgoing");
+    const outgoing = await as(app, alice).get("/friends/requests/outgoing");
     expect(outgoing.body).toEqual([toDave.body]);
-    expect((await as(bob).get("/friends/requests/outgoing")).body).toEqual([fromBob.body]);
-    expect((await as(bob).get("/friends/requests/incoming")).body).toEqual([]);
+    expect((await as(app, bob).get("/friends/requests/outgoing")).body).toEqual([fromBob.body]);
+    expect((await as(app, bob).get("/friends/requests/incoming")).body).toEqual([]);
 
-    const page = await as(alice).get("/friends/requests/incoming?limit=1&offset=1");
+    const page = await as(app, alice).get("/friends/requests/incoming?limit=1&offset=1");
     expect(page.body).toEqual([fromBob.body]);
-    const clamped = await as(alice).get("/friends/requests/incoming?limit=0&offset=-5");
+    const clamped = await as(app, alice).get("/friends/requests/incoming?limit=0&offset=-5");
     expect(clamped.body).toEqual([fromCarol.body]);
   });
 
   it("refuse non-integer paging (422) and anonymous callers (401)", async () => {
     const alice = await registerUser(app);
     for (const path of ["/friends/requests/incoming", "/friends/requests/outgoing"]) {
-      const limit = await as(alice).get(`${path}?limit=many`);
+      const limit = await as(app, alice).get(`${path}?limit=many`);
       expect(limit.status).toBe(422);
       expect(limit.body.detail[0]).toMatchObject({
         loc: ["query", "limit"],
         msg: "value is not a valid integer",
       });
-      const offset = await as(alice).get(`${path}?offset=1.5`);
+      const offset = await as(app, alice).get(`${path}?offset=1.5`);
       expect(offset.status).toBe(422);
       expect(offset.body.detail[0].loc).toEqual(["query", "offset"]);
-      expect((await as().get(path)).status).toBe(401);
+      expect((await as(app).get(path)).status).toBe(401);
     }
   });
 });
@@ -193,9 +180,9 @@ describe("GET /friends/requests/incoming and /outgoing", () => {
 describe("accepting and declining", () => {
   it("accept makes friends and tells the requester on every socket (friend.accepted)", async () => {
     const [alice, bob] = await Promise.all([registerUser(app), registerUser(app)]);
-    const sockets = [await feed(alice), await feed(alice)];
+    const sockets = [await notificationsOf(app, alice), await notificationsOf(app, alice)];
     const sent = await request(alice, bob);
-    const res = await as(bob).post(`/friends/requests/${sent.body.id}/accept`);
+    const res = await as(app, bob).post(`/friends/requests/${sent.body.id}/accept`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: sent.body.id, status: "accepted", requester: publicOf(alice) });
     expect(res.body.updated_at).not.toBeNull();
@@ -206,46 +193,46 @@ describe("accepting and declining", () => {
       });
       await socket.close();
     }
-    expect((await as(alice).get("/friends")).body).toEqual([publicOf(bob)]);
-    expect((await as(bob).get("/friends")).body).toEqual([publicOf(alice)]);
-    expect((await as(bob).get("/friends/requests/incoming")).body).toEqual([]);
+    expect((await as(app, alice).get("/friends")).body).toEqual([publicOf(bob)]);
+    expect((await as(app, bob).get("/friends")).body).toEqual([publicOf(alice)]);
+    expect((await as(app, bob).get("/friends/requests/incoming")).body).toEqual([]);
   });
 
   it("decline tells the requester (friend.declined) and makes no friendship", async () => {
     const [alice, bob] = await Promise.all([registerUser(app), registerUser(app)]);
-    const socket = await feed(alice);
+    const socket = await notificationsOf(app, alice);
     const sent = await request(alice, bob);
-    const res = await as(bob).post(`/friends/requests/${sent.body.id}/decline`);
+    const res = await as(app, bob).post(`/friends/requests/${sent.body.id}/decline`);
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("declined");
     expect(await socket.next()).toEqual({
       type: "friend.declined",
       payload: { id: sent.body.id, by: publicOf(bob) },
     });
-    expect((await as(alice).get("/friends")).body).toEqual([]);
+    expect((await as(app, alice).get("/friends")).body).toEqual([]);
     await socket.close();
   });
 
   it("answers 409 for a request that is no longer pending, and tells nobody (D12)", async () => {
     const [alice, bob, carol] = await Promise.all([registerUser(app), registerUser(app), registerUser(app)]);
     const accepted = await request(alice, bob);
-    await as(bob).post(`/friends/requests/${accepted.body.id}/accept`);
+    await as(app, bob).post(`/friends/requests/${accepted.body.id}/accept`);
     const declined = await request(carol, bob);
-    await as(bob).post(`/friends/requests/${declined.body.id}/decline`);
-    const aliceFeed = await feed(alice);
-    const carolFeed = await feed(carol);
+    await as(app, bob).post(`/friends/requests/${declined.body.id}/decline`);
+    const aliceFeed = await notificationsOf(app, alice);
+    const carolFeed = await notificationsOf(app, carol);
 
     for (const verb of ["accept", "decline"]) {
-      const again = await as(bob).post(`/friends/requests/${accepted.body.id}/${verb}`);
+      const again = await as(app, bob).post(`/friends/requests/${accepted.body.id}/${verb}`);
       expect(again.status).toBe(409);
       expect(again.body).toEqual({ detail: "Request already accepted" });
-      const late = await as(bob).post(`/friends/requests/${declined.body.id}/${verb}`);
+      const late = await as(app, bob).post(`/friends/requests/${declined.body.id}/${verb}`);
       expect(late.status).toBe(409);
       expect(late.body).toEqual({ detail: "Request already declined" });
     }
-    await expectNoEventBefore(alice, aliceFeed);
-    await expectNoEventBefore(carol, carolFeed);
-    expect((await as(carol).get("/friends")).body).toEqual([]);
+    await expectNoEventSoFar(app, alice, aliceFeed);
+    await expectNoEventSoFar(app, carol, carolFeed);
+    expect((await as(app, carol).get("/friends")).body).toEqual([]);
     await aliceFeed.close();
     await carolFeed.close();
   });
@@ -259,22 +246,22 @@ describe("accepting and declining", () => {
     const sent = await request(alice, bob);
     for (const verb of ["accept", "decline"]) {
       for (const caller of [alice, stranger]) {
-        const res = await as(caller).post(`/friends/requests/${sent.body.id}/${verb}`);
+        const res = await as(app, caller).post(`/friends/requests/${sent.body.id}/${verb}`);
         expect(res.status).toBe(403);
         expect(res.body).toEqual({ detail: "Forbidden" });
       }
       for (const id of [999999, 99999999999, 0]) {
-        const res = await as(bob).post(`/friends/requests/${id}/${verb}`);
+        const res = await as(app, bob).post(`/friends/requests/${id}/${verb}`);
         expect(res.status).toBe(404);
         expect(res.body).toEqual({ detail: "Request not found" });
       }
-      const bad = await as(bob).post(`/friends/requests/abc/${verb}`);
+      const bad = await as(app, bob).post(`/friends/requests/abc/${verb}`);
       expect(bad.status).toBe(422);
       expect(bad.body.detail[0]).toMatchObject({
         loc: ["path", "request_id"],
         msg: "value is not a valid integer",
       });
-      expect((await as().post(`/friends/requests/${sent.body.id}/${verb}`)).status).toBe(401);
+      expect((await as(app).post(`/friends/requests/${sent.body.id}/${verb}`)).status).toBe(401);
     }
     const [row] = await app.sql`select status from friend_requests where id = ${sent.body.id}`;
     expect(row?.status).toBe("pending");
@@ -294,13 +281,13 @@ describe("GET /friends and /friends/", () => {
     percent = await registerUser(app, { displayName: "100% Friend" });
     for (const friend of [beta, gamma, percent]) {
       const sent = await request(caller, friend);
-      expect((await as(friend).post(`/friends/requests/${sent.body.id}/accept`)).status).toBe(200);
+      expect((await as(app, friend).post(`/friends/requests/${sent.body.id}/accept`)).status).toBe(200);
     }
   });
 
   it("serve the same list on both paths, newest friendship first, without a redirect (1.6)", async () => {
-    const bare = await as(caller).get("/friends?limit=20&offset=0");
-    const slash = await as(caller).get("/friends/?limit=20&offset=0");
+    const bare = await as(app, caller).get("/friends?limit=20&offset=0");
+    const slash = await as(app, caller).get("/friends/?limit=20&offset=0");
     expect(bare.status).toBe(200);
     expect(bare.headers.get("location")).toBeNull();
     expect(slash.body).toEqual(bare.body);
@@ -308,7 +295,7 @@ describe("GET /friends and /friends/", () => {
   });
 
   it("filter q on the friend only, never on the caller (D20), literally and case-insensitively", async () => {
-    const list = async (q: string) => (await as(caller).get(`/friends?q=${encodeURIComponent(q)}`)).body;
+    const list = async (q: string) => (await as(app, caller).get(`/friends?q=${encodeURIComponent(q)}`)).body;
     expect(await list("alpha")).toEqual([]);
     expect(await list("BETA")).toEqual([publicOf(beta)]);
     expect(await list("friend")).toEqual([publicOf(percent), publicOf(gamma), publicOf(beta)]);
@@ -318,7 +305,7 @@ describe("GET /friends and /friends/", () => {
   });
 
   it("page with limit (clamped to 1..50) and offset (negative counts as 0)", async () => {
-    const page = async (query: string) => (await as(caller).get(`/friends?${query}`)).body;
+    const page = async (query: string) => (await as(app, caller).get(`/friends?${query}`)).body;
     expect(await page("limit=1&offset=1")).toEqual([publicOf(gamma)]);
     expect(await page("limit=0")).toEqual([publicOf(percent)]);
     expect(await page("offset=-2&limit=999")).toHaveLength(3);
@@ -327,16 +314,16 @@ describe("GET /friends and /friends/", () => {
 
   it("refuse bad query values (422) and anonymous callers (401)", async () => {
     for (const path of ["/friends", "/friends/"]) {
-      const limit = await as(caller).get(`${path}?limit=x`);
+      const limit = await as(app, caller).get(`${path}?limit=x`);
       expect(limit.status).toBe(422);
       expect(limit.body.detail[0].loc).toEqual(["query", "limit"]);
-      const q = await as(caller).get(`${path}?q=${"q".repeat(256)}`);
+      const q = await as(app, caller).get(`${path}?q=${"q".repeat(256)}`);
       expect(q.status).toBe(422);
       expect(q.body.detail[0]).toMatchObject({
         loc: ["query", "q"],
         msg: "ensure this value has at most 255 characters",
       });
-      expect((await as().get(path)).status).toBe(401);
+      expect((await as(app).get(path)).status).toBe(401);
     }
   });
 });
@@ -344,17 +331,17 @@ describe("GET /friends and /friends/", () => {
 describe("DELETE /friends/{user_id} (unfriend)", () => {
   it("ends the friendship for both and tells the other (friend.removed)", async () => {
     const [alice, bob] = await Promise.all([registerUser(app), registerUser(app)]);
-    await befriend(app, alice, bob);
-    const socket = await feed(bob);
-    const res = await as(alice).delete(`/friends/${bob.id}`);
+    await befriendInDatabase(app, alice, bob);
+    const socket = await notificationsOf(app, bob);
+    const res = await as(app, alice).delete(`/friends/${bob.id}`);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     expect(await socket.next()).toEqual({
       type: "friend.removed",
       payload: { user_id: alice.id, by: publicOf(alice) },
     });
-    expect((await as(bob).get("/friends")).body).toEqual([]);
-    expect((await as(alice).get("/friends")).body).toEqual([]);
+    expect((await as(app, bob).get("/friends")).body).toEqual([]);
+    expect((await as(app, alice).get("/friends")).body).toEqual([]);
     // Friends again only through a new request.
     const again = await request(bob, alice);
     expect(again.status).toBe(200);
@@ -364,17 +351,17 @@ describe("DELETE /friends/{user_id} (unfriend)", () => {
   it("answers 404 for someone who is not a friend (or oneself, or nobody), 422 for a bad id, 401 anonymous", async () => {
     const [alice, stranger] = await Promise.all([registerUser(app), registerUser(app)]);
     for (const id of [stranger.id, alice.id, 999999, 99999999999]) {
-      const res = await as(alice).delete(`/friends/${id}`);
+      const res = await as(app, alice).delete(`/friends/${id}`);
       expect(res.status).toBe(404);
       expect(res.body).toEqual({ detail: "Friend not found" });
     }
-    const bad = await as(alice).delete("/friends/bob");
+    const bad = await as(app, alice).delete("/friends/bob");
     expect(bad.status).toBe(422);
     expect(bad.body.detail[0]).toMatchObject({
       loc: ["path", "user_id"],
       msg: "value is not a valid integer",
     });
-    expect((await as().delete(`/friends/${stranger.id}`)).status).toBe(401);
+    expect((await as(app).delete(`/friends/${stranger.id}`)).status).toBe(401);
   });
 });
 
@@ -382,13 +369,13 @@ describe("DELETE /friends/requests/{request_id} (cancel)", () => {
   it("withdraws the caller's pending request and tells the addressee (friend.cancelled)", async () => {
     const [alice, bob] = await Promise.all([registerUser(app), registerUser(app)]);
     const sent = await request(alice, bob);
-    const socket = await feed(bob);
-    const res = await as(alice).delete(`/friends/requests/${sent.body.id}`);
+    const socket = await notificationsOf(app, bob);
+    const res = await as(app, alice).delete(`/friends/requests/${sent.body.id}`);
     expect(res.status).toBe(204);
     expect(await socket.next()).toEqual({ type: "friend.cancelled", payload: { id: sent.body.id } });
-    expect((await as(bob).get("/friends/requests/incoming")).body).toEqual([]);
-    expect((await as(alice).get("/friends/requests/outgoing")).body).toEqual([]);
-    const gone = await as(bob).post(`/friends/requests/${sent.body.id}/accept`);
+    expect((await as(app, bob).get("/friends/requests/incoming")).body).toEqual([]);
+    expect((await as(app, alice).get("/friends/requests/outgoing")).body).toEqual([]);
+    const gone = await as(app, bob).post(`/friends/requests/${sent.body.id}/accept`);
     expect(gone.status).toBe(404);
     await socket.close();
   });
@@ -401,19 +388,19 @@ describe("DELETE /friends/requests/{request_id} (cancel)", () => {
     ]);
     const sent = await request(alice, bob);
     for (const caller of [bob, stranger]) {
-      const res = await as(caller).delete(`/friends/requests/${sent.body.id}`);
+      const res = await as(app, caller).delete(`/friends/requests/${sent.body.id}`);
       expect(res.status).toBe(403);
       expect(res.body).toEqual({ detail: "Forbidden" });
     }
-    await as(bob).post(`/friends/requests/${sent.body.id}/accept`);
-    const late = await as(alice).delete(`/friends/requests/${sent.body.id}`);
+    await as(app, bob).post(`/friends/requests/${sent.body.id}/accept`);
+    const late = await as(app, alice).delete(`/friends/requests/${sent.body.id}`);
     expect(late.status).toBe(409);
     expect(late.body).toEqual({ detail: "Request already accepted" });
-    const unknown = await as(alice).delete("/friends/requests/999999");
+    const unknown = await as(app, alice).delete("/friends/requests/999999");
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ detail: "Request not found" });
-    const bad = await as(alice).delete("/friends/requests/x1");
+    const bad = await as(app, alice).delete("/friends/requests/x1");
     expect(bad.status).toBe(422);
-    expect((await as().delete(`/friends/requests/${sent.body.id}`)).status).toBe(401);
+    expect((await as(app).delete(`/friends/requests/${sent.body.id}`)).status).toBe(401);
   });
 });

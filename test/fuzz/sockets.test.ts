@@ -17,9 +17,9 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_FRAME_CHARS } from "../../src/realtime/frame-budget";
-import { joinDm, notificationsOf } from "../dm/world";
-import { as, joinChat } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
+import { joinChat, joinDm, notificationsOf } from "../support/sockets";
 import type { SocketFrame, TestSocket } from "../support/ws";
 import { invalidJsonText, malformedValue, oddString, toJsonText } from "./malformed";
 import { buildWorld, type World } from "./world";

@@ -5,10 +5,10 @@
  * `heal` checks it after each operation's batch and builds a fresh one if a case damaged it.
  */
 import { expect } from "vitest";
-import { openThread, postDm } from "../dm/world";
-import { as, buildRoom, post, type Room } from "../messages/room";
 import type { TestApp } from "../support/app";
+import { as } from "../support/http";
 import { jwtPayload, login, type TestUser } from "../support/users";
+import { buildRoom, openThread, post, postDm, type Room } from "../support/worlds";
 
 export interface World {
   room: Room;

@@ -10,8 +10,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
-import { as, buildRoom, closeFrame, joinChat, post, type Room } from "./room";
+import { as } from "../support/http";
+import { closeFrame, joinChat, probe } from "../support/sockets";
+import { buildRoom, post, type Room } from "../support/worlds";
 
 let app: TestApp;
 let room: Room;
@@ -23,13 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-/** Which instance of the channel's object answers (an ENV=test route); asking wakes it. */
-async function probe(channelId: number): Promise<{ instanceId: string; sockets: number }> {
-  const res = await api(app).get(`/__test__/channel-rooms/${channelId}`);
-  expect(res.status, res.text).toBe(200);
-  return res.body;
-}
 
 const PING = '{"type":"ping"}';
 
@@ -44,7 +38,7 @@ describe("hibernation", () => {
     const typist = await joinChat(app, room, member, { channelId });
     await watcher.next("presence");
     await watcher.next("presence");
-    const before = await probe(channelId);
+    const before = await probe(app, "channel", channelId);
     expect(before.sockets).toBe(2);
 
     // The web app's pings, answered by the runtime: they keep the sockets alive without waking
@@ -58,7 +52,7 @@ describe("hibernation", () => {
     } finally {
       clearInterval(pinger);
     }
-    const after = await probe(channelId);
+    const after = await probe(app, "channel", channelId);
     expect(after.instanceId).not.toBe(before.instanceId);
     expect(after.sockets).toBe(2);
     expect(watcher.pending().filter((f) => f.type === "pong").length).toBeGreaterThan(0);

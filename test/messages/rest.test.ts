@@ -1,7 +1,9 @@
 /**
- * Channel message routes (contract 2.8; D13, D14, D17): the codes of every route, content rules,
- * idempotent client_id, keyset pagination and its edges, edit and delete, the post limit,
- * archived channels, and read state with unread counts.
+ * What only the channel message routes do (contract 2.8; D14, D17): the codes of every route by
+ * role, the post limit, archived channels, edits refused to moderators, deletes by moderators,
+ * and read state with unread counts. What every conversation's message routes do, channels and
+ * threads alike (content rules, idempotent client_id, pagination, the author's edit and delete),
+ * is test/conversations/messages.test.ts.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,8 +11,9 @@ import { createDatabase } from "../../src/db/client";
 import { unreadCounts } from "../../src/services/messages";
 import { windowWithRoom } from "../ratelimit/support";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
 import { registerUser } from "../support/users";
-import { as, buildRoom, post, type Room } from "./room";
+import { buildRoom, freshChannel, post, type Room, storedContents } from "../support/worlds";
 
 let app: TestApp;
 let room: Room;
@@ -25,19 +28,7 @@ afterAll(async () => {
 
 const messagesOf = (channelId: number | string) => `/channels/${channelId}/messages`;
 
-async function storedCount(channelId: number): Promise<number> {
-  const [row] = await app.sql<
-    { n: number }[]
-  >`select count(*)::int as n from messages where channel_id = ${channelId}`;
-  return (row as { n: number }).n;
-}
-
-/** A fresh public channel of the room's workspace (own rate windows, own history). */
-async function freshChannel(name = `c-${Math.random().toString(36).slice(2, 8)}`): Promise<number> {
-  const res = await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, { json: { name } });
-  expect(res.status, res.text).toBe(200);
-  return res.body.id;
-}
+const storedCount = async (channelId: number) => (await storedContents(app, "channel", channelId)).length;
 
 describe("codes (contract 2.8)", () => {
   it("refuses anonymous callers with 401", async () => {
@@ -108,121 +99,8 @@ describe("codes (contract 2.8)", () => {
 });
 
 describe("posting", () => {
-  it("answers MessageRead with the caller's client_id, which listings leave null", async () => {
-    const channelId = await freshChannel();
-    const res = await as(app, room.member).post(messagesOf(channelId), {
-      json: { content: "first!", client_id: "client:abc" },
-    });
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({
-      id: expect.any(Number),
-      channel_id: channelId,
-      user_id: room.member.id,
-      content: "first!",
-      client_id: "client:abc",
-      is_edited: false,
-      is_deleted: false,
-      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$/),
-      updated_at: null,
-      author: { id: room.member.id, display_name: room.member.displayName, avatar_url: null },
-      parent_id: null,
-      reply_count: 0,
-      last_reply_at: null,
-      reply_user_ids: [],
-      reactions: [],
-    });
-    const list = await as(app, room.member).get(messagesOf(channelId));
-    expect(list.body).toEqual([{ ...res.body, client_id: null }]);
-  });
-
-  it("refuses empty, blank, too long and non-string content with 422 and stores nothing", async () => {
-    const channelId = await freshChannel();
-    const cases: [unknown, Record<string, unknown>][] = [
-      [{ content: "" }, { loc: ["body", "content"], type: "value_error.any_str.min_length" }],
-      [
-        { content: "  \n\t " },
-        { loc: ["body", "content"], msg: "content must not be blank", type: "value_error" },
-      ],
-      [
-        { content: "x".repeat(4001) },
-        {
-          loc: ["body", "content"],
-          msg: "ensure this value has at most 4000 characters",
-          type: "value_error.any_str.max_length",
-        },
-      ],
-      [{ content: 42 }, { loc: ["body", "content"], msg: "str type expected" }],
-      [{}, { loc: ["body", "content"], msg: "field required", type: "value_error.missing" }],
-      [{ content: "ok", client_id: "c".repeat(129) }, { loc: ["body", "client_id"] }],
-      [{ content: "ok", client_id: 7 }, { loc: ["body", "client_id"] }],
-      [[], { loc: ["body"], msg: "value is not a valid dict" }],
-    ];
-    for (const [body, issue] of cases) {
-      const res = await as(app, room.member).post(messagesOf(channelId), { json: body });
-      expect(res.status, JSON.stringify(body).slice(0, 40)).toBe(422);
-      expect(res.body.detail[0]).toMatchObject(issue);
-    }
-    const missing = await as(app, room.member).post(messagesOf(channelId));
-    expect(missing.status).toBe(422);
-    expect(missing.body.detail).toEqual([
-      { loc: ["body"], msg: "field required", type: "value_error.missing" },
-    ]);
-    const malformed = await as(app, room.member).post(messagesOf(channelId), {
-      raw: "{not json",
-      headers: { "Content-Type": "application/json" },
-    });
-    expect(malformed.status).toBe(422);
-    expect(await storedCount(channelId)).toBe(0);
-  });
-
-  it("counts content in code points: 4000 emoji are accepted, and text is stored verbatim", async () => {
-    const channelId = await freshChannel();
-    const emoji = "😀".repeat(4000); // 8000 UTF-16 units
-    expect((await post(app, room.member, channelId, emoji)).content).toBe(emoji);
-    const padded = "  indented\nsecond line  ";
-    expect((await post(app, room.member, channelId, padded)).content).toBe(padded);
-    const tooLong = await as(app, room.member).post(messagesOf(channelId), {
-      json: { content: `${emoji}a` },
-    });
-    expect(tooLong.status).toBe(422);
-  });
-
-  it("returns the first message again for a repeated client_id, per user and channel (D14)", async () => {
-    const channelId = await freshChannel();
-    const otherChannelId = await freshChannel();
-    const first = await post(app, room.member, channelId, "once", "client:dup");
-    const again = await post(app, room.member, channelId, "once (retried)", "client:dup");
-    expect(again).toEqual(first);
-    expect(await storedCount(channelId)).toBe(1);
-
-    // Another user, or another channel, with the same client_id is another message.
-    const byOther = await post(app, room.admin, channelId, "mine", "client:dup");
-    expect(byOther.id).not.toBe(first.id);
-    const elsewhere = await post(app, room.member, otherChannelId, "there", "client:dup");
-    expect(elsewhere.id).not.toBe(first.id);
-    // No client_id, or an empty one, is never deduplicated.
-    await post(app, room.member, channelId, "once");
-    await post(app, room.member, channelId, "once");
-    await post(app, room.member, channelId, "once", "");
-    expect(await storedCount(channelId)).toBe(5);
-  });
-
-  it("stores one message when the same client_id is posted concurrently", async () => {
-    const channelId = await freshChannel();
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        as(app, room.member).post(messagesOf(channelId), {
-          json: { content: "race", client_id: "client:race" },
-        }),
-      ),
-    );
-    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
-    expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
-    expect(await storedCount(channelId)).toBe(1);
-  });
-
   it("limits each user to 20 posts per 10 s per channel with 429, and not other users (D14)", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     // The windows are aligned to the clock (the store's fixed windows): start the burst early in one.
     await windowWithRoom(10_000, 7_000);
     for (let i = 0; i < 19; i++) await post(app, room.member, channelId, `m${i}`);
@@ -234,12 +112,12 @@ describe("posting", () => {
     expect(await post(app, room.member, channelId, "the 20th", "client:last")).toEqual(last);
     // Other users, and the same user elsewhere, have their own windows.
     await post(app, room.admin, channelId, "admin's");
-    await post(app, room.member, await freshChannel(), "elsewhere");
+    await post(app, room.member, await freshChannel(app, room), "elsewhere");
     expect(await storedCount(channelId)).toBe(21);
   });
 
   it("refuses posts, edits and deletes in an archived channel, and still serves its history", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const message = await post(app, room.member, channelId, "before archiving");
     const archive = await as(app, room.owner).patch(`/channels/${channelId}`, {
       json: { is_archived: true },
@@ -257,131 +135,9 @@ describe("posting", () => {
   });
 });
 
-describe("pagination (D13)", () => {
-  let channelId: number;
-  let ids: number[];
-
-  beforeAll(async () => {
-    channelId = await freshChannel();
-    // 120 messages straight into the table (they predate this test's object), same timestamp:
-    // only the id orders them.
-    const rows = await app.sql<{ id: number }[]>`
-      insert into messages (channel_id, user_id, content, is_edited, is_deleted, created_at)
-      select ${channelId}, ${room.member.id}, 'm' || g, false, false, '2026-01-01T00:00:00Z'
-      from generate_series(1, 120) as g
-      returning id`;
-    ids = rows.map((r) => r.id).sort((a, b) => a - b);
-  });
-
-  const page = async (query: string) => {
-    const res = await as(app, room.member).get(`${messagesOf(channelId)}?${query}`);
-    expect(res.status, `${query}: ${res.text}`).toBe(200);
-    return (res.body as { id: number }[]).map((m) => m.id);
-  };
-  const newest = (n: number, below = Number.POSITIVE_INFINITY) =>
-    ids
-      .filter((id) => id < below)
-      .slice(-n)
-      .reverse();
-
-  it("defaults to the newest 50, newest first, ordered by id although timestamps are equal", async () => {
-    expect(await page("")).toEqual(newest(50));
-  });
-
-  it("clamps limit to 1..100", async () => {
-    expect(await page("limit=0")).toEqual(newest(1));
-    expect(await page("limit=-5")).toEqual(newest(1));
-    expect(await page("limit=1")).toEqual(newest(1));
-    expect(await page("limit=100")).toEqual(newest(100));
-    expect(await page("limit=101")).toEqual(newest(100));
-    expect(await page("limit=100000")).toEqual(newest(100));
-    expect(await page("limit=%2B7")).toEqual(newest(7));
-  });
-
-  it("refuses a limit or cursor that is not an integer with 422", async () => {
-    for (const [query, field] of [
-      ["limit=abc", "limit"],
-      ["limit=1.5", "limit"],
-      ["limit=", "limit"],
-      ["before_id=x", "before_id"],
-      ["after_id=2.0", "after_id"],
-      ["before_id=-1", "before_id"],
-      ["after_id=-3", "after_id"],
-      ["before_id=99999999999", "before_id"],
-    ]) {
-      const res = await as(app, room.member).get(`${messagesOf(channelId)}?${query}`);
-      expect(res.status, query).toBe(422);
-      expect(res.body.detail[0].loc, query).toEqual(["query", field]);
-    }
-  });
-
-  it("pages backwards with before_id without gaps or repeats", async () => {
-    const seen: number[] = [];
-    let cursor: number | undefined;
-    for (;;) {
-      const batch = await page(`limit=33${cursor === undefined ? "" : `&before_id=${cursor}`}`);
-      if (batch.length === 0) break;
-      seen.push(...batch);
-      cursor = batch[batch.length - 1];
-    }
-    expect(seen).toEqual([...ids].reverse());
-    expect(await page(`before_id=${ids[0]}`)).toEqual([]);
-    expect(await page("before_id=0")).toEqual([]);
-  });
-
-  it("pages forwards with after_id, oldest first, without gaps or repeats", async () => {
-    const seen: number[] = [];
-    let cursor = 0;
-    for (;;) {
-      const batch = await page(`limit=45&after_id=${cursor}`);
-      if (batch.length === 0) break;
-      seen.push(...batch);
-      cursor = batch[batch.length - 1] as number;
-    }
-    expect(seen).toEqual(ids);
-    expect(await page(`after_id=${ids[ids.length - 1]}`)).toEqual([]);
-  });
-
-  it("with both cursors, returns the messages between them, oldest first", async () => {
-    const a = ids[10] as number;
-    const b = ids[16] as number;
-    expect(await page(`after_id=${a}&before_id=${b}`)).toEqual(ids.slice(11, 16));
-    expect(await page(`after_id=${a}&before_id=${b}&limit=2`)).toEqual(ids.slice(11, 13));
-    expect(await page(`after_id=${b}&before_id=${a}`)).toEqual([]);
-  });
-
-  it("skips deleted messages", async () => {
-    const victim = ids[ids.length - 1] as number;
-    const res = await as(app, room.member).delete(`${messagesOf(channelId)}/${victim}`);
-    expect(res.status).toBe(204);
-    expect(await page("limit=2")).toEqual(newest(2, victim));
-    ids = ids.slice(0, -1);
-  });
-});
-
 describe("edit and delete (D17)", () => {
-  it("lets the author edit: content, is_edited and updated_at change", async () => {
-    const channelId = await freshChannel();
-    const message = await post(app, room.member, channelId, "typo", "client:e");
-    const res = await as(app, room.member).patch(`${messagesOf(channelId)}/${message.id}`, {
-      json: { content: "fixed" },
-    });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({
-      id: message.id,
-      content: "fixed",
-      is_edited: true,
-      is_deleted: false,
-      client_id: null,
-      created_at: message.created_at,
-    });
-    expect(typeof res.body.updated_at).toBe("string");
-    const [listed] = (await as(app, room.owner).get(messagesOf(channelId))).body;
-    expect(listed).toEqual(res.body);
-  });
-
   it("refuses edits by anyone but the author, even the owner, with 403", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const message = await post(app, room.member, channelId, "mine");
     for (const user of [room.owner, room.admin]) {
       const res = await as(app, user).patch(`${messagesOf(channelId)}/${message.id}`, {
@@ -396,35 +152,8 @@ describe("edit and delete (D17)", () => {
     expect((await as(app, room.member).get(messagesOf(channelId))).body[0].content).toBe("mine");
   });
 
-  it("answers 404 for a missing message, one of another channel, or a deleted one", async () => {
-    const channelId = await freshChannel();
-    const otherChannelId = await freshChannel();
-    const elsewhere = await post(app, room.member, otherChannelId, "elsewhere");
-    const deleted = await post(app, room.member, channelId, "gone soon");
-    expect((await as(app, room.member).delete(`${messagesOf(channelId)}/${deleted.id}`)).status).toBe(204);
-    for (const id of [999_999, elsewhere.id, deleted.id]) {
-      const edit = await as(app, room.member).patch(`${messagesOf(channelId)}/${id}`, {
-        json: { content: "x" },
-      });
-      expect(edit).toMatchObject({ status: 404, body: { detail: "Message not found" } });
-      const del = await as(app, room.member).delete(`${messagesOf(channelId)}/${id}`);
-      expect(del).toMatchObject({ status: 404, body: { detail: "Message not found" } });
-    }
-  });
-
-  it("validates edited content like new content", async () => {
-    const channelId = await freshChannel();
-    const message = await post(app, room.member, channelId, "ok");
-    for (const content of ["", "   ", "x".repeat(4001)]) {
-      const res = await as(app, room.member).patch(`${messagesOf(channelId)}/${message.id}`, {
-        json: { content },
-      });
-      expect(res.status).toBe(422);
-    }
-  });
-
   it("lets the author, the owner and admins delete, and no other member", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const [a, b, c, d] = [
       await post(app, room.member, channelId, "a"),
       await post(app, room.member, channelId, "b"),
@@ -444,21 +173,13 @@ describe("edit and delete (D17)", () => {
       await app.sql`select id, is_deleted from messages where channel_id = ${channelId} order by id`;
     expect(rows.map((r) => r.is_deleted)).toEqual([true, true, true, false]);
   });
-
-  it("no longer serves a deleted message's content, even to its client_id", async () => {
-    const channelId = await freshChannel();
-    const message = await post(app, room.member, channelId, "regrettable", "client:regret");
-    expect((await as(app, room.member).delete(`${messagesOf(channelId)}/${message.id}`)).status).toBe(204);
-    const replay = await post(app, room.member, channelId, "regrettable", "client:regret");
-    expect(replay).toMatchObject({ id: message.id, content: "", is_deleted: true });
-  });
 });
 
 describe("read state", () => {
   const readOf = (channelId: number) => `/channels/${channelId}/read`;
 
   it("counts others' messages after the pointer, which only moves forward", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const reader = room.member;
     expect((await as(app, reader).get(readOf(channelId))).body).toEqual({
       channel_id: channelId,
@@ -499,10 +220,10 @@ describe("read state", () => {
 
   it("counts many channels in one call, for the channel listing (unreadCounts)", async () => {
     const [quiet, busy, read, flooded] = [
-      await freshChannel(),
-      await freshChannel(),
-      await freshChannel(),
-      await freshChannel(),
+      await freshChannel(app, room),
+      await freshChannel(app, room),
+      await freshChannel(app, room),
+      await freshChannel(app, room),
     ];
     for (let i = 0; i < 3; i++) await post(app, room.owner, busy, `busy ${i}`);
     await app.sql`
@@ -530,7 +251,7 @@ describe("read state", () => {
   });
 
   it("accepts numeric strings and refuses other ids with 422", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const m = await post(app, room.owner, channelId, "x");
     const lenient = await as(app, room.member).post(readOf(channelId), {
       json: { last_read_message_id: String(m.id) },
@@ -549,7 +270,7 @@ describe("read state", () => {
   });
 
   it("disappears with its channel", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const m = await post(app, room.owner, channelId, "x");
     await as(app, room.member).post(readOf(channelId), { json: { last_read_message_id: m.id } });
     const res = await as(app, room.owner).delete(`/channels/${channelId}`);

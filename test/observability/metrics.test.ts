@@ -4,9 +4,10 @@
  * rate-limit series; METRICS_TOKEN and METRICS_ENABLED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildRoom, joinChat, post } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
+import { joinChat } from "../support/sockets";
+import { buildRoom, post } from "../support/worlds";
 import { checkHistogram, parsePrometheusText, sampleValue } from "./prometheus";
 
 let app: TestApp;

@@ -45,7 +45,7 @@ const call = <T = any>(method: string, template: string, options?: CallOptions) 
   callChecked<T>(app, checker, method, template, options);
 
 /** Calls as a user; asserts the status, returns the body. */
-async function as<T = any>(
+async function callAs<T = any>(
   user: TestUser | null,
   method: string,
   template: string,
@@ -64,28 +64,28 @@ let channelId: number;
 
 describe("health and documentation", () => {
   it("probes, metrics and the document", async () => {
-    await as(null, "get", "/health", 200);
-    await as(null, "get", "/healthz", 200);
-    await as(null, "get", "/heath", 200);
-    await as(null, "get", "/readyz", 200);
-    await as(null, "get", "/metrics", 401);
-    await as({ accessToken: METRICS_TOKEN } as TestUser, "get", "/metrics", 200);
-    await as(null, "get", "/openapi.json", 200);
-    const page = await as<string>(null, "get", "/docs", 200);
+    await callAs(null, "get", "/health", 200);
+    await callAs(null, "get", "/healthz", 200);
+    await callAs(null, "get", "/heath", 200);
+    await callAs(null, "get", "/readyz", 200);
+    await callAs(null, "get", "/metrics", 401);
+    await callAs({ accessToken: METRICS_TOKEN } as TestUser, "get", "/metrics", 200);
+    await callAs(null, "get", "/openapi.json", 200);
+    const page = await callAs<string>(null, "get", "/docs", 200);
     const files = [...page.matchAll(/\/docs\/assets\/([^"]+)/g)].map((match) => match[1] as string);
     expect(files.map((file) => file.replace(/\.[0-9a-f]{16}\./, "."))).toEqual([
       "swagger-ui.css",
       "swagger-ui-bundle.js",
       "docs-init.js",
     ]);
-    for (const file of files) await as(null, "get", "/docs/assets/{file}", 200, { params: { file } });
+    for (const file of files) await callAs(null, "get", "/docs/assets/{file}", 200, { params: { file } });
     const stale = "swagger-ui-bundle.0123456789abcdef.js";
-    await as(null, "get", "/docs/assets/{file}", 404, { params: { file: stale } });
+    await callAs(null, "get", "/docs/assets/{file}", 404, { params: { file: stale } });
 
     const etag = (await app.fetch("/docs")).headers.get("ETag") as string;
-    await as(null, "get", "/docs", 304, { headers: { "If-None-Match": etag } });
+    await callAs(null, "get", "/docs", 304, { headers: { "If-None-Match": etag } });
     const asset = await app.fetch(`/docs/assets/${files[0]}`);
-    await as(null, "get", "/docs/assets/{file}", 304, {
+    await callAs(null, "get", "/docs/assets/{file}", 304, {
       params: { file: files[0] as string },
       headers: { "If-None-Match": asset.headers.get("ETag") as string },
     });
@@ -96,349 +96,378 @@ describe("auth", () => {
   it("registers, logs in, refreshes, and refuses bad input and bad credentials", async () => {
     const email = uniqueEmail("openapi");
     const password = "correct horse battery";
-    await as(null, "post", "/auth/register", 200, { json: { email, password, display_name: "Reg" } });
-    await as(null, "post", "/auth/register", 400, { json: { email, password, display_name: "Reg" } });
-    await as(null, "post", "/auth/register", 422, { json: { email: "nope", password, display_name: "R" } });
+    await callAs(null, "post", "/auth/register", 200, { json: { email, password, display_name: "Reg" } });
+    await callAs(null, "post", "/auth/register", 400, { json: { email, password, display_name: "Reg" } });
+    await callAs(null, "post", "/auth/register", 422, {
+      json: { email: "nope", password, display_name: "R" },
+    });
 
     const form = { grant_type: "password", username: email, password };
-    const tokens = await as(null, "post", "/auth/login", 200, { form });
-    await as(null, "post", "/auth/login", 401, { form: { ...form, password: "wrong password" } });
-    const limited = await as(null, "post", "/auth/login", 429, { form }).catch((error: Error) => {
+    const tokens = await callAs(null, "post", "/auth/login", 200, { form });
+    await callAs(null, "post", "/auth/login", 401, { form: { ...form, password: "wrong password" } });
+    const limited = await callAs(null, "post", "/auth/login", 429, { form }).catch((error: Error) => {
       throw new Error(`${error.message}\n${app.logs.filter((line) => /rate limit/.test(line)).join("\n")}`);
     });
     expect(limited).toEqual({ detail: "Too many requests" });
-    await as(null, "post", "/auth/login", 422, { json: form });
+    await callAs(null, "post", "/auth/login", 422, { json: form });
 
-    const rotated = await as(null, "post", "/auth/refresh", 200, {
+    const rotated = await callAs(null, "post", "/auth/refresh", 200, {
       json: { refresh_token: tokens.refresh_token },
     });
-    await as(null, "post", "/auth/refresh", 401, { json: { refresh_token: tokens.access_token } });
-    await as(null, "post", "/auth/refresh", 422, { json: {} });
+    await callAs(null, "post", "/auth/refresh", 401, { json: { refresh_token: tokens.access_token } });
+    await callAs(null, "post", "/auth/refresh", 422, { json: {} });
 
     const session: TestUser = { ...owner, accessToken: rotated.access_token };
-    await as(session, "get", "/auth/me", 200);
-    await as(null, "get", "/auth/me", 401);
-    await as(session, "post", "/auth/logout", 422, { raw: "{not json" });
-    await as(session, "post", "/auth/logout", 204);
-    await as(session, "get", "/auth/me", 401);
+    await callAs(session, "get", "/auth/me", 200);
+    await callAs(null, "get", "/auth/me", 401);
+    await callAs(session, "post", "/auth/logout", 422, { raw: "{not json" });
+    await callAs(session, "post", "/auth/logout", 204);
+    await callAs(session, "get", "/auth/me", 401);
   });
 
   it("lists and revokes sessions, changes the password, and has no Google sign-in configured", async () => {
     const user = await registerUser(app);
     const second = await login(app, user.email, user.password);
-    const sessions = await as<{ session_id: string; is_current: boolean }[]>(
+    const sessions = await callAs<{ session_id: string; is_current: boolean }[]>(
       user,
       "get",
       "/auth/sessions",
       200,
     );
     expect(sessions.length).toBe(2);
-    await as(user, "delete", "/auth/sessions/{session_id}", 404, {
+    await callAs(user, "delete", "/auth/sessions/{session_id}", 404, {
       params: { session_id: "no-such-session" },
     });
-    await as(user, "post", "/auth/sessions/revoke-others", 200);
-    await as({ ...user, accessToken: second.access_token }, "get", "/auth/sessions", 401);
+    await callAs(user, "post", "/auth/sessions/revoke-others", 200);
+    await callAs({ ...user, accessToken: second.access_token }, "get", "/auth/sessions", 401);
     const other = sessions.find((s) => !s.is_current);
-    await as(user, "delete", "/auth/sessions/{session_id}", 204, {
+    await callAs(user, "delete", "/auth/sessions/{session_id}", 204, {
       params: { session_id: other?.session_id ?? "" },
     });
 
-    await as(user, "post", "/auth/password", 400, {
+    await callAs(user, "post", "/auth/password", 400, {
       json: { current_password: "wrong password", new_password: "another long password" },
     });
-    await as(user, "post", "/auth/password", 422, { json: { current_password: user.password } });
-    await as(user, "post", "/auth/password", 204, {
+    await callAs(user, "post", "/auth/password", 422, { json: { current_password: user.password } });
+    await callAs(user, "post", "/auth/password", 204, {
       json: { current_password: user.password, new_password: "another long password" },
     });
 
-    await as(null, "post", "/auth/google", 501, { json: { id_token: "x.y.z" } });
-    await as(null, "post", "/auth/google", 422, { json: {} });
+    await callAs(null, "post", "/auth/google", 501, { json: { id_token: "x.y.z" } });
+    await callAs(null, "post", "/auth/google", 422, { json: {} });
   });
 });
 
 describe("workspaces", () => {
   it("creates, reads, updates, lists, and refuses outsiders and bad ids", async () => {
     const slug = `openapi-${Date.now().toString(36)}`;
-    const created = await as(owner, "post", "/workspaces", 200, { json: { name: "OpenAPI", slug } });
+    const created = await callAs(owner, "post", "/workspaces", 200, { json: { name: "OpenAPI", slug } });
     workspaceId = created.id;
-    await as(owner, "post", "/workspaces/", 409, { json: { name: "Again", slug } });
-    await as(owner, "post", "/workspaces", 422, { json: {} });
-    await as(owner, "get", "/workspaces", 200);
-    await as(owner, "get", "/workspaces/", 200);
-    await as(null, "get", "/workspaces", 401);
+    await callAs(owner, "post", "/workspaces/", 409, { json: { name: "Again", slug } });
+    await callAs(owner, "post", "/workspaces", 422, { json: {} });
+    await callAs(owner, "get", "/workspaces", 200);
+    await callAs(owner, "get", "/workspaces/", 200);
+    await callAs(null, "get", "/workspaces", 401);
 
     const params = { workspace_id: workspaceId };
-    await as(owner, "get", "/workspaces/{workspace_id}", 200, { params });
-    await as(outsider, "get", "/workspaces/{workspace_id}", 403, { params });
-    await as(owner, "get", "/workspaces/{workspace_id}", 404, { params: { workspace_id: 2_000_000_000 } });
-    await as(owner, "get", "/workspaces/{workspace_id}", 422, { params: { workspace_id: "abc" } });
-    await as(owner, "patch", "/workspaces/{workspace_id}", 200, { params, json: { name: "OpenAPI docs" } });
-    await as(owner, "patch", "/workspaces/{workspace_id}", 422, { params, json: {} });
+    await callAs(owner, "get", "/workspaces/{workspace_id}", 200, { params });
+    await callAs(outsider, "get", "/workspaces/{workspace_id}", 403, { params });
+    await callAs(owner, "get", "/workspaces/{workspace_id}", 404, {
+      params: { workspace_id: 2_000_000_000 },
+    });
+    await callAs(owner, "get", "/workspaces/{workspace_id}", 422, { params: { workspace_id: "abc" } });
+    await callAs(owner, "patch", "/workspaces/{workspace_id}", 200, {
+      params,
+      json: { name: "OpenAPI docs" },
+    });
+    await callAs(owner, "patch", "/workspaces/{workspace_id}", 422, { params, json: {} });
   });
 
   it("invites, lists members, changes roles, reads the audit log", async () => {
     const params = { workspace_id: workspaceId };
-    const invite = await as(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
+    const invite = await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
       params,
       json: { invitee_display_name: member.displayName },
     });
-    await as(owner, "post", "/workspaces/{workspace_id}/invites", 400, {
+    await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 400, {
       params,
       json: { invitee_display_name: member.displayName },
     });
-    await as(owner, "post", "/workspaces/{workspace_id}/invites", 404, {
+    await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 404, {
       params,
       json: { invitee_display_name: "Nobody#0000" },
     });
-    await as(owner, "get", "/workspaces/{workspace_id}/invites", 200, { params });
+    await callAs(owner, "get", "/workspaces/{workspace_id}/invites", 200, { params });
 
     // The invitee's side (routes/invites.ts).
-    await as(member, "get", "/invites/incoming", 200);
-    await as(outsider, "post", "/invites/{invite_id}/accept", 403, { params: { invite_id: invite.id } });
-    await as(member, "post", "/invites/{invite_id}/accept", 200, { params: { invite_id: invite.id } });
-    await as(member, "post", "/invites/{invite_id}/decline", 409, { params: { invite_id: invite.id } });
-    await as(member, "post", "/invites/{invite_id}/decline", 404, { params: { invite_id: 2_000_000_000 } });
-    await as(owner, "delete", "/workspaces/{workspace_id}/invites/{invite_id}", 409, {
+    await callAs(member, "get", "/invites/incoming", 200);
+    await callAs(outsider, "post", "/invites/{invite_id}/accept", 403, { params: { invite_id: invite.id } });
+    await callAs(member, "post", "/invites/{invite_id}/accept", 200, { params: { invite_id: invite.id } });
+    await callAs(member, "post", "/invites/{invite_id}/decline", 409, { params: { invite_id: invite.id } });
+    await callAs(member, "post", "/invites/{invite_id}/decline", 404, {
+      params: { invite_id: 2_000_000_000 },
+    });
+    await callAs(owner, "delete", "/workspaces/{workspace_id}/invites/{invite_id}", 409, {
       params: { ...params, invite_id: invite.id },
     });
-    const second = await as(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
+    const second = await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
       params,
       json: { invitee_display_name: outsider.displayName },
     });
-    await as(owner, "delete", "/workspaces/{workspace_id}/invites/{invite_id}", 204, {
+    await callAs(owner, "delete", "/workspaces/{workspace_id}/invites/{invite_id}", 204, {
       params: { ...params, invite_id: second.id },
     });
 
-    await as(owner, "get", "/workspaces/{workspace_id}/members", 200, { params });
+    await callAs(owner, "get", "/workspaces/{workspace_id}/members", 200, { params });
     const memberParams = { ...params, user_id: member.id };
-    await as(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 200, {
+    await callAs(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 200, {
       params: memberParams,
       json: { role: "admin" },
     });
-    await as(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 422, {
+    await callAs(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 422, {
       params: memberParams,
       json: { role: "owner" },
     });
-    await as(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 400, {
+    await callAs(owner, "patch", "/workspaces/{workspace_id}/members/{user_id}", 400, {
       params: { ...params, user_id: owner.id },
       json: { role: "member" },
     });
-    await as(owner, "post", "/workspaces/{workspace_id}/transfer-ownership", 400, {
+    await callAs(owner, "post", "/workspaces/{workspace_id}/transfer-ownership", 400, {
       params,
       json: { user_id: owner.id },
     });
-    await as(owner, "get", "/workspaces/{workspace_id}/audit-logs", 200, { params, query: { limit: 5 } });
-    await as(outsider, "get", "/workspaces/{workspace_id}/audit-logs", 403, { params });
+    await callAs(owner, "get", "/workspaces/{workspace_id}/audit-logs", 200, { params, query: { limit: 5 } });
+    await callAs(outsider, "get", "/workspaces/{workspace_id}/audit-logs", 403, { params });
   });
 
   it("transfers ownership, removes members, deletes a workspace", async () => {
-    const other = await as(owner, "post", "/workspaces", 200, { json: { name: "Scratch" } });
+    const other = await callAs(owner, "post", "/workspaces", 200, { json: { name: "Scratch" } });
     const params = { workspace_id: other.id };
-    const invite = await as(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
+    const invite = await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
       params,
       json: { invitee_display_name: outsider.displayName },
     });
-    await as(outsider, "post", "/invites/{invite_id}/decline", 200, { params: { invite_id: invite.id } });
-    const again = await as(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
+    await callAs(outsider, "post", "/invites/{invite_id}/decline", 200, { params: { invite_id: invite.id } });
+    const again = await callAs(owner, "post", "/workspaces/{workspace_id}/invites", 200, {
       params,
       json: { invitee_display_name: outsider.displayName },
     });
-    await as(outsider, "post", "/invites/{invite_id}/accept", 200, { params: { invite_id: again.id } });
-    await as(owner, "delete", "/workspaces/{workspace_id}/members/{user_id}", 400, {
+    await callAs(outsider, "post", "/invites/{invite_id}/accept", 200, { params: { invite_id: again.id } });
+    await callAs(owner, "delete", "/workspaces/{workspace_id}/members/{user_id}", 400, {
       params: { ...params, user_id: owner.id },
     });
-    await as(owner, "post", "/workspaces/{workspace_id}/transfer-ownership", 200, {
+    await callAs(owner, "post", "/workspaces/{workspace_id}/transfer-ownership", 200, {
       params,
       json: { user_id: outsider.id },
     });
-    await as(outsider, "delete", "/workspaces/{workspace_id}/members/{user_id}", 204, {
+    await callAs(outsider, "delete", "/workspaces/{workspace_id}/members/{user_id}", 204, {
       params: { ...params, user_id: owner.id },
     });
-    await as(owner, "delete", "/workspaces/{workspace_id}", 403, { params });
-    await as(outsider, "delete", "/workspaces/{workspace_id}", 204, { params });
-    await as(outsider, "delete", "/workspaces/{workspace_id}", 404, { params });
+    await callAs(owner, "delete", "/workspaces/{workspace_id}", 403, { params });
+    await callAs(outsider, "delete", "/workspaces/{workspace_id}", 204, { params });
+    await callAs(outsider, "delete", "/workspaces/{workspace_id}", 404, { params });
   });
 });
 
 describe("channels and messages", () => {
   it("creates, lists, reads, updates channels and their members", async () => {
     const params = { workspace_id: workspaceId };
-    const channel = await as(owner, "post", "/workspaces/{workspace_id}/channels", 200, {
+    const channel = await callAs(owner, "post", "/workspaces/{workspace_id}/channels", 200, {
       params,
       json: { name: "general" },
     });
     channelId = channel.id;
-    await as(owner, "post", "/channels/workspaces/{workspace_id}/channels", 409, {
+    await callAs(owner, "post", "/channels/workspaces/{workspace_id}/channels", 409, {
       params,
       json: { name: "General" },
     });
-    await as(outsider, "post", "/workspaces/{workspace_id}/channels", 403, { params, json: { name: "x" } });
-    await as(owner, "post", "/workspaces/{workspace_id}/channels", 422, { params, json: { name: "" } });
-    await as(owner, "get", "/workspaces/{workspace_id}/channels", 200, { params });
-    await as(owner, "get", "/channels/workspaces/{workspace_id}/channels", 200, {
+    await callAs(outsider, "post", "/workspaces/{workspace_id}/channels", 403, {
+      params,
+      json: { name: "x" },
+    });
+    await callAs(owner, "post", "/workspaces/{workspace_id}/channels", 422, { params, json: { name: "" } });
+    await callAs(owner, "get", "/workspaces/{workspace_id}/channels", 200, { params });
+    await callAs(owner, "get", "/channels/workspaces/{workspace_id}/channels", 200, {
       params,
       query: { include_archived: "true" },
     });
-    await as(outsider, "get", "/channels/workspaces/{workspace_id}/channels", 403, { params });
+    await callAs(outsider, "get", "/channels/workspaces/{workspace_id}/channels", 403, { params });
 
     const channelParams = { channel_id: channelId };
-    await as(member, "get", "/channels/{channel_id}", 200, { params: channelParams });
-    await as(outsider, "get", "/channels/{channel_id}", 403, { params: channelParams });
-    await as(owner, "get", "/channels/{channel_id}", 404, { params: { channel_id: 2_000_000_000 } });
-    await as(owner, "patch", "/channels/{channel_id}", 200, {
+    await callAs(member, "get", "/channels/{channel_id}", 200, { params: channelParams });
+    await callAs(outsider, "get", "/channels/{channel_id}", 403, { params: channelParams });
+    await callAs(owner, "get", "/channels/{channel_id}", 404, { params: { channel_id: 2_000_000_000 } });
+    await callAs(owner, "patch", "/channels/{channel_id}", 200, {
       params: channelParams,
       json: { topic: "Docs" },
     });
 
-    await as(member, "post", "/channels/{channel_id}/members", 200, {
+    await callAs(member, "post", "/channels/{channel_id}/members", 200, {
       params: channelParams,
       json: { user_id: member.id },
     });
-    await as(owner, "post", "/channels/{channel_id}/members", 400, {
+    await callAs(owner, "post", "/channels/{channel_id}/members", 400, {
       params: channelParams,
       json: { user_id: outsider.id },
     });
-    await as(owner, "get", "/channels/{channel_id}/members", 200, { params: channelParams });
+    await callAs(owner, "get", "/channels/{channel_id}/members", 200, { params: channelParams });
 
-    const scratch = await as(owner, "post", "/workspaces/{workspace_id}/channels", 200, {
+    const scratch = await callAs(owner, "post", "/workspaces/{workspace_id}/channels", 200, {
       params,
       json: { name: "scratch" },
     });
     const scratchParams = { channel_id: scratch.id };
-    await as(owner, "post", "/channels/{channel_id}/members", 200, {
+    await callAs(owner, "post", "/channels/{channel_id}/members", 200, {
       params: scratchParams,
       json: { user_id: member.id },
     });
-    await as(owner, "delete", "/channels/{channel_id}/members/{user_id}", 204, {
+    await callAs(owner, "delete", "/channels/{channel_id}/members/{user_id}", 204, {
       params: { ...scratchParams, user_id: member.id },
     });
-    await as(owner, "delete", "/channels/{channel_id}/members/{user_id}", 404, {
+    await callAs(owner, "delete", "/channels/{channel_id}/members/{user_id}", 404, {
       params: { ...scratchParams, user_id: member.id },
     });
-    await as(owner, "delete", "/channels/{channel_id}", 204, { params: scratchParams });
-    await as(owner, "delete", "/channels/{channel_id}", 404, { params: scratchParams });
+    await callAs(owner, "delete", "/channels/{channel_id}", 204, { params: scratchParams });
+    await callAs(owner, "delete", "/channels/{channel_id}", 404, { params: scratchParams });
   });
 
   it("posts, lists, edits and deletes messages; presence and read state", async () => {
     const params = { channel_id: channelId };
-    const message = await as(member, "post", "/channels/{channel_id}/messages", 200, {
+    const message = await callAs(member, "post", "/channels/{channel_id}/messages", 200, {
       params,
       json: { content: "hello", client_id: "c-1" },
     });
-    await as(member, "post", "/channels/{channel_id}/messages", 422, { params, json: { content: "" } });
-    await as(outsider, "post", "/channels/{channel_id}/messages", 403, { params, json: { content: "hi" } });
-    await as(member, "get", "/channels/{channel_id}/messages", 200, { params, query: { limit: 10 } });
-    await as(member, "get", "/channels/{channel_id}/messages", 422, { params, query: { before_id: "x" } });
+    await callAs(member, "post", "/channels/{channel_id}/messages", 422, { params, json: { content: "" } });
+    await callAs(outsider, "post", "/channels/{channel_id}/messages", 403, {
+      params,
+      json: { content: "hi" },
+    });
+    await callAs(member, "get", "/channels/{channel_id}/messages", 200, { params, query: { limit: 10 } });
+    await callAs(member, "get", "/channels/{channel_id}/messages", 422, {
+      params,
+      query: { before_id: "x" },
+    });
 
     const messageParams = { ...params, message_id: message.id };
-    await as(member, "patch", "/channels/{channel_id}/messages/{message_id}", 200, {
+    await callAs(member, "patch", "/channels/{channel_id}/messages/{message_id}", 200, {
       params: messageParams,
       json: { content: "hello, edited" },
     });
-    await as(owner, "patch", "/channels/{channel_id}/messages/{message_id}", 403, {
+    await callAs(owner, "patch", "/channels/{channel_id}/messages/{message_id}", 403, {
       params: messageParams,
       json: { content: "not mine" },
     });
-    await as(owner, "delete", "/channels/{channel_id}/messages/{message_id}", 204, { params: messageParams });
-    await as(owner, "delete", "/channels/{channel_id}/messages/{message_id}", 404, { params: messageParams });
+    await callAs(owner, "delete", "/channels/{channel_id}/messages/{message_id}", 204, {
+      params: messageParams,
+    });
+    await callAs(owner, "delete", "/channels/{channel_id}/messages/{message_id}", 404, {
+      params: messageParams,
+    });
 
-    await as(member, "get", "/channels/{channel_id}/presence", 200, { params });
-    await as(member, "get", "/channels/{channel_id}/read", 200, { params });
-    await as(member, "post", "/channels/{channel_id}/read", 200, {
+    await callAs(member, "get", "/channels/{channel_id}/presence", 200, { params });
+    await callAs(member, "get", "/channels/{channel_id}/read", 200, { params });
+    await callAs(member, "post", "/channels/{channel_id}/read", 200, {
       params,
       json: { last_read_message_id: message.id },
     });
-    await as(outsider, "get", "/channels/{channel_id}/read", 403, { params });
+    await callAs(outsider, "get", "/channels/{channel_id}/read", 403, { params });
   });
 });
 
 describe("users and friends", () => {
   it("finds users, reports online state, updates the profile", async () => {
-    await as(owner, "get", "/users/search", 200, { query: { q: "mi" } });
-    await as(owner, "get", "/users/search", 422);
-    await as(owner, "get", "/users/online", 200, { query: { ids: `${member.id},x,${outsider.id}` } });
-    await as(owner, "get", "/users/by-username/{username}", 200, {
+    await callAs(owner, "get", "/users/search", 200, { query: { q: "mi" } });
+    await callAs(owner, "get", "/users/search", 422);
+    await callAs(owner, "get", "/users/online", 200, { query: { ids: `${member.id},x,${outsider.id}` } });
+    await callAs(owner, "get", "/users/by-username/{username}", 200, {
       params: { username: member.displayName },
     });
-    await as(owner, "get", "/users/by-display-name/{display_name}", 404, {
+    await callAs(owner, "get", "/users/by-display-name/{display_name}", 404, {
       params: { display_name: "Nobody#0000" },
     });
-    await as(outsider, "patch", "/users/me", 200, { json: { avatar_url: "https://example.com/a.png" } });
-    await as(outsider, "patch", "/users/me", 422, { json: { avatar_url: "javascript:alert(1)" } });
+    await callAs(outsider, "patch", "/users/me", 200, { json: { avatar_url: "https://example.com/a.png" } });
+    await callAs(outsider, "patch", "/users/me", 422, { json: { avatar_url: "javascript:alert(1)" } });
   });
 
   it("requests, accepts, lists and ends friendships", async () => {
-    const request = await as(owner, "post", "/friends/requests", 200, {
+    const request = await callAs(owner, "post", "/friends/requests", 200, {
       json: { addressee_display_name: outsider.displayName },
     });
-    await as(owner, "post", "/friends/requests", 400, {
+    await callAs(owner, "post", "/friends/requests", 400, {
       json: { addressee_display_name: owner.displayName },
     });
-    await as(owner, "post", "/friends/requests", 404, { json: { addressee_display_name: "Nobody#0000" } });
-    await as(owner, "post", "/friends/requests", 422, { json: { addressee_display_name: "x" } });
-    await as(outsider, "get", "/friends/requests/incoming", 200);
-    await as(owner, "get", "/friends/requests/outgoing", 200, { query: { limit: 5 } });
+    await callAs(owner, "post", "/friends/requests", 404, {
+      json: { addressee_display_name: "Nobody#0000" },
+    });
+    await callAs(owner, "post", "/friends/requests", 422, { json: { addressee_display_name: "x" } });
+    await callAs(outsider, "get", "/friends/requests/incoming", 200);
+    await callAs(owner, "get", "/friends/requests/outgoing", 200, { query: { limit: 5 } });
 
     const params = { request_id: request.id };
-    await as(owner, "post", "/friends/requests/{request_id}/accept", 403, { params });
-    await as(outsider, "post", "/friends/requests/{request_id}/accept", 200, { params });
-    await as(outsider, "post", "/friends/requests/{request_id}/decline", 409, { params });
-    await as(outsider, "post", "/friends/requests/{request_id}/decline", 404, {
+    await callAs(owner, "post", "/friends/requests/{request_id}/accept", 403, { params });
+    await callAs(outsider, "post", "/friends/requests/{request_id}/accept", 200, { params });
+    await callAs(outsider, "post", "/friends/requests/{request_id}/decline", 409, { params });
+    await callAs(outsider, "post", "/friends/requests/{request_id}/decline", 404, {
       params: { request_id: 999_999 },
     });
-    await as(owner, "delete", "/friends/requests/{request_id}", 409, { params });
-    await as(owner, "get", "/friends", 200, { query: { q: "ot" } });
-    await as(owner, "get", "/friends/", 200);
+    await callAs(owner, "delete", "/friends/requests/{request_id}", 409, { params });
+    await callAs(owner, "get", "/friends", 200, { query: { q: "ot" } });
+    await callAs(owner, "get", "/friends/", 200);
 
-    await as(owner, "delete", "/friends/{user_id}", 204, { params: { user_id: outsider.id } });
-    await as(owner, "delete", "/friends/{user_id}", 404, { params: { user_id: outsider.id } });
+    await callAs(owner, "delete", "/friends/{user_id}", 204, { params: { user_id: outsider.id } });
+    await callAs(owner, "delete", "/friends/{user_id}", 404, { params: { user_id: outsider.id } });
   });
 });
 
 describe("direct messages", () => {
   it("opens threads, sends, lists, edits and deletes messages, and tracks reads", async () => {
-    const thread = await as(owner, "post", "/dm/threads", 200, {
+    const thread = await callAs(owner, "post", "/dm/threads", 200, {
       json: { workspace_id: workspaceId, user_id: member.id },
     });
-    await as(owner, "post", "/dm/threads", 400, { json: { workspace_id: workspaceId, user_id: owner.id } });
-    await as(owner, "post", "/dm/threads", 404, {
+    await callAs(owner, "post", "/dm/threads", 400, {
+      json: { workspace_id: workspaceId, user_id: owner.id },
+    });
+    await callAs(owner, "post", "/dm/threads", 404, {
       json: { workspace_id: workspaceId, user_id: 2_000_000_000 },
     });
-    await as(owner, "post", "/dm/threads", 422, {
+    await callAs(owner, "post", "/dm/threads", 422, {
       json: { workspace_id: workspaceId, user_id: member.id, participant_email: member.email },
     });
-    await as(member, "get", "/dm/threads", 200, { query: { q: "ol" } });
+    await callAs(member, "get", "/dm/threads", 200, { query: { q: "ol" } });
 
     const params = { thread_id: thread.id };
-    const message = await as(owner, "post", "/dm/threads/{thread_id}/messages", 200, {
+    const message = await callAs(owner, "post", "/dm/threads/{thread_id}/messages", 200, {
       params,
       json: { content: "psst", client_id: "d-1" },
     });
-    await as(outsider, "post", "/dm/threads/{thread_id}/messages", 403, { params, json: { content: "hi" } });
-    await as(member, "get", "/dm/threads/{thread_id}/messages", 200, { params, query: { limit: 5 } });
-    await as(member, "get", "/dm/threads/{thread_id}/messages", 404, {
+    await callAs(outsider, "post", "/dm/threads/{thread_id}/messages", 403, {
+      params,
+      json: { content: "hi" },
+    });
+    await callAs(member, "get", "/dm/threads/{thread_id}/messages", 200, { params, query: { limit: 5 } });
+    await callAs(member, "get", "/dm/threads/{thread_id}/messages", 404, {
       params: { thread_id: 2_000_000_000 },
     });
 
     const messageParams = { ...params, message_id: message.id };
-    await as(owner, "patch", "/dm/threads/{thread_id}/messages/{message_id}", 200, {
+    await callAs(owner, "patch", "/dm/threads/{thread_id}/messages/{message_id}", 200, {
       params: messageParams,
       json: { content: "psst, edited" },
     });
-    await as(member, "delete", "/dm/threads/{thread_id}/messages/{message_id}", 403, {
+    await callAs(member, "delete", "/dm/threads/{thread_id}/messages/{message_id}", 403, {
       params: messageParams,
     });
-    await as(owner, "delete", "/dm/threads/{thread_id}/messages/{message_id}", 204, {
+    await callAs(owner, "delete", "/dm/threads/{thread_id}/messages/{message_id}", 204, {
       params: messageParams,
     });
 
-    await as(member, "get", "/dm/threads/{thread_id}/read-status", 200, { params });
-    await as(member, "post", "/dm/threads/{thread_id}/read", 200, {
+    await callAs(member, "get", "/dm/threads/{thread_id}/read-status", 200, { params });
+    await callAs(member, "post", "/dm/threads/{thread_id}/read", 200, {
       params,
       json: { last_read_message_id: message.id },
     });
-    await as(member, "post", "/dm/threads/{thread_id}/read", 422, { params });
-    await as(outsider, "get", "/dm/threads/{thread_id}/read-status", 403, { params });
+    await callAs(member, "post", "/dm/threads/{thread_id}/read", 422, { params });
+    await callAs(outsider, "get", "/dm/threads/{thread_id}/read-status", 403, { params });
   });
 });
 
@@ -452,14 +481,14 @@ describe("sockets", () => {
     };
     await check("/ws/notifications", `/ws/notifications?token=${token}`, 101);
     await check("/ws/notifications", "/ws/notifications?token=not-a-token", 403);
-    await as(member, "get", "/ws/notifications", 426);
+    await callAs(member, "get", "/ws/notifications", 426);
 
     const chat = "/ws/chat/{workspace_id}/{channel_id}";
     await check(chat, `/ws/chat/${workspaceId}/${channelId}?token=${token}`, 101);
     await check(chat, `/ws/chat/${workspaceId}/${channelId}?token=${outsider.accessToken}`, 403);
     await check(chat, `/ws/chat/${workspaceId}/${channelId}?token=${token}&since=abc`, 422);
 
-    const thread = await as(owner, "post", "/dm/threads", 200, {
+    const thread = await callAs(owner, "post", "/dm/threads", 200, {
       json: { workspace_id: workspaceId, user_id: member.id },
     });
     await check("/ws/dm/{thread_id}", `/ws/dm/${thread.id}?token=${token}`, 101);

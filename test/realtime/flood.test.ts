@@ -4,10 +4,12 @@
  * cannot hold more than WS_MAX_SOCKETS_PER_USER sockets in one place; meanwhile other users'
  * REST posts and socket messages go through and are stored.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { as, buildRoom, closeFrame, joinChat, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
+import { closeFrame, joinChat } from "../support/sockets";
+import { buildRoom, freshChannel, type Room } from "../support/worlds";
 import type { SocketFrame, TestSocket } from "../support/ws";
 
 let app: TestApp;
@@ -22,19 +24,11 @@ afterAll(async () => {
   await app?.close();
 });
 
-async function freshChannel(): Promise<number> {
-  const res = await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, {
-    json: { name: `flood-${randomBytes(4).toString("hex")}` },
-  });
-  expect(res.status, res.text).toBe(200);
-  return res.body.id;
-}
-
 const count = (frames: SocketFrame[], type: string) => frames.filter((f) => f.type === type).length;
 
 describe("a member flooding a channel", () => {
   it("is throttled and then closed, while other users' REST and socket messages go through", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const at = { channelId };
     const watchers: TestSocket[] = [];
     for (let i = 0; i < 5; i++) watchers.push(await joinChat(app, room, room.owner, at));
@@ -80,13 +74,13 @@ describe("a member flooding a channel", () => {
   }, 60_000);
 
   it("closes a socket that sends a frame over the size limit with 1009", async () => {
-    const socket = await joinChat(app, room, room.member, { channelId: await freshChannel() });
+    const socket = await joinChat(app, room, room.member, { channelId: await freshChannel(app, room) });
     socket.sendText(JSON.stringify({ type: "message", content: "x".repeat(32 * 1024) }));
     expect((await closeFrame(socket, 5_000)).code).toBe(1009);
   });
 
   it("still takes a 4,000-character message, whatever its characters", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const socket = await joinChat(app, room, room.member, { channelId });
     const content = "😀".repeat(4000);
     socket.send({ type: "message", content });
@@ -95,13 +89,13 @@ describe("a member flooding a channel", () => {
   });
 
   it("refuses a user's socket beyond the limit per object with 429, before any upgrade", async () => {
-    const channelId = await freshChannel();
+    const channelId = await freshChannel(app, room);
     const open: TestSocket[] = [];
     for (let i = 0; i < 6; i++) open.push(await joinChat(app, room, room.member, { channelId }));
     await expect(joinChat(app, room, room.member, { channelId })).rejects.toMatchObject({ status: 429 });
     // Another user is not concerned, nor is the same user elsewhere.
     const other = await joinChat(app, room, room.owner, { channelId });
-    const elsewhere = await joinChat(app, room, room.member, { channelId: await freshChannel() });
+    const elsewhere = await joinChat(app, room, room.member, { channelId: await freshChannel(app, room) });
     for (const socket of [...open, other, elsewhere]) await socket.close();
   });
 });

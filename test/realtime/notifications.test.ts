@@ -1,99 +1,49 @@
 import { Redis } from "ioredis";
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startApp, TEST_JWT_SECRET, type TestApp } from "../support/app";
+import { startApp, type TestApp } from "../support/app";
 import { api } from "../support/http";
-import { jwtPayload, login, registerUser, type TestUser } from "../support/users";
+import { closeFrame, deliver, feedUrl, refusal } from "../support/sockets";
+import { accessTokenExpiringIn, jwtPayload, login, registerUser } from "../support/users";
 import { connectSocket, rawHandshake, type TestSocket } from "../support/ws";
 
 let app: TestApp;
-let wsBase: string;
 
 beforeAll(async () => {
   app = await startApp();
-  wsBase = app.url.replace(/^http/, "ws");
 });
 afterAll(async () => {
   await app?.close();
 });
 
-const feedUrl = (token?: string) =>
-  token === undefined
-    ? `${wsBase}/ws/notifications`
-    : `${wsBase}/ws/notifications?token=${encodeURIComponent(token)}`;
-
-/** The HTTP status of a refused handshake (fails the test if the socket opens). */
-async function refusal(url: string, options: Parameters<typeof connectSocket>[1] = {}): Promise<number> {
-  try {
-    const socket = await connectSocket(url, options);
-    await socket.close();
-  } catch (error) {
-    return (error as { status?: number }).status ?? -1;
-  }
-  throw new Error("the handshake was accepted");
-}
-
-/**
- * The Close frame the server sent. Waiting for the frame rather than for ws's `close` event:
- * workerd releases the TCP connection of a socket it closed only once the object is idle, and
- * ws emits `close` only then (or after its own 30 s); a browser acts on the frame.
- */
-async function closeFrame(socket: TestSocket): Promise<{ code: number; reason: string }> {
-  await expect
-    .poll(() => socket.socket.readyState, { timeout: 40_000, interval: 50 })
-    .toBeGreaterThanOrEqual(socket.socket.CLOSING);
-  // ws keeps the received code and reason on these fields (it has no event for the frame itself).
-  const internals = socket.socket as unknown as { _closeCode: number; _closeMessage: Buffer };
-  return { code: internals._closeCode, reason: internals._closeMessage.toString("utf8") };
-}
-
-/** Delivers an arbitrary event through the ENV=test route, as a service's notify() would. */
-async function deliver(userId: number, event: { type: string; payload?: unknown; unencodable?: boolean }) {
-  const res = await api(app).post(`/__test__/notifications/${userId}`, { json: event });
-  expect(res.status).toBe(200);
-  return res.body.delivered as number;
-}
-
-/** An access token for an existing session, signed as the app signs them, with a chosen expiry. */
-async function accessTokenExpiringIn(user: TestUser, seconds: number) {
-  const claims = jwtPayload(user.accessToken);
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: String(user.id), sid: String(claims.sid), typ: "access" })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt(now)
-    .setExpirationTime(now + seconds)
-    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-}
-
 describe("handshake (contract 3.1)", () => {
   it("refuses a missing token with 403", async () => {
-    expect(await refusal(feedUrl())).toBe(403);
-    expect(await refusal(feedUrl(""))).toBe(403);
+    expect(await refusal(feedUrl(app))).toBe(403);
+    expect(await refusal(feedUrl(app, ""))).toBe(403);
   });
 
   it("refuses a malformed, forged or oversized token with 403", async () => {
-    expect(await refusal(feedUrl("not-a-jwt"))).toBe(403);
+    expect(await refusal(feedUrl(app, "not-a-jwt"))).toBe(403);
     const user = await registerUser(app);
     const [header, payload] = user.accessToken.split(".");
-    expect(await refusal(feedUrl(`${header}.${payload}.forged-signature`))).toBe(403);
-    expect(await refusal(feedUrl("x".repeat(5000)))).toBe(403);
+    expect(await refusal(feedUrl(app, `${header}.${payload}.forged-signature`))).toBe(403);
+    expect(await refusal(feedUrl(app, "x".repeat(5000)))).toBe(403);
   });
 
   it("refuses a refresh token with 403", async () => {
     const user = await registerUser(app);
-    expect(await refusal(feedUrl(user.refreshToken))).toBe(403);
+    expect(await refusal(feedUrl(app, user.refreshToken))).toBe(403);
   });
 
   it("refuses an expired access token with 403", async () => {
     const user = await registerUser(app);
-    expect(await refusal(feedUrl(await accessTokenExpiringIn(user, -10)))).toBe(403);
+    expect(await refusal(feedUrl(app, await accessTokenExpiringIn(user, -10)))).toBe(403);
   });
 
   it("refuses a token whose session was revoked with 403 (D7)", async () => {
     const user = await registerUser(app);
     const logout = await api(app, { token: user.accessToken }).post("/auth/logout");
     expect(logout.status).toBe(204);
-    expect(await refusal(feedUrl(user.accessToken))).toBe(403);
+    expect(await refusal(feedUrl(app, user.accessToken))).toBe(403);
   });
 
   it("names the reason of each refusal in a JSON detail", async () => {
@@ -122,25 +72,25 @@ describe("handshake (contract 3.1)", () => {
 
   it("accepts the token as the subprotocol list [bearer, token] and answers 'bearer'", async () => {
     const user = await registerUser(app);
-    const socket = await connectSocket(feedUrl(), { protocols: ["bearer", user.accessToken] });
+    const socket = await connectSocket(feedUrl(app), { protocols: ["bearer", user.accessToken] });
     expect(socket.socket.protocol).toBe("bearer");
-    expect(await deliver(user.id, { type: "probe" })).toBe(1);
+    expect(await deliver(app, user.id, { type: "probe" })).toBe(1);
     expect((await socket.next("probe")).payload).toEqual({});
     await socket.close();
   });
 
   it("refuses a subprotocol list without a usable token", async () => {
     const user = await registerUser(app);
-    expect(await refusal(feedUrl(), { protocols: ["bearer"] })).toBe(403);
-    expect(await refusal(feedUrl(), { protocols: ["bearer", "not-a-jwt"] })).toBe(403);
-    expect(await refusal(feedUrl(), { protocols: ["bearer", user.refreshToken] })).toBe(403);
+    expect(await refusal(feedUrl(app), { protocols: ["bearer"] })).toBe(403);
+    expect(await refusal(feedUrl(app), { protocols: ["bearer", "not-a-jwt"] })).toBe(403);
+    expect(await refusal(feedUrl(app), { protocols: ["bearer", user.refreshToken] })).toBe(403);
   });
 
   it("never writes the token to the log", async () => {
     const user = await registerUser(app);
-    const socket = await connectSocket(feedUrl(user.accessToken));
+    const socket = await connectSocket(feedUrl(app, user.accessToken));
     await socket.close();
-    await refusal(feedUrl(user.refreshToken));
+    await refusal(feedUrl(app, user.refreshToken));
     const logs = app.logs.join("\n");
     expect(logs).toContain("/ws/notifications");
     expect(logs).not.toContain(user.accessToken);
@@ -154,10 +104,10 @@ describe("delivery (contract 3.5, D4, D8)", () => {
     const other = await registerUser(app);
     const second = await login(app, user.email, user.password);
     const sockets = [
-      await connectSocket(feedUrl(user.accessToken)),
-      await connectSocket(feedUrl(second.access_token)),
+      await connectSocket(feedUrl(app, user.accessToken)),
+      await connectSocket(feedUrl(app, second.access_token)),
     ];
-    const bystander = await connectSocket(feedUrl(other.accessToken));
+    const bystander = await connectSocket(feedUrl(app, other.accessToken));
 
     const inviteRead = {
       id: 7,
@@ -178,7 +128,7 @@ describe("delivery (contract 3.5, D4, D8)", () => {
       { type: "friend.declined", payload: { id: 11, by: inviteRead.invitee } },
     ];
     for (const event of events) {
-      expect(await deliver(user.id, event)).toBe(2);
+      expect(await deliver(app, user.id, event)).toBe(2);
       for (const socket of sockets) expect(await socket.next()).toEqual(event);
     }
     expect(bystander.pending()).toEqual([]);
@@ -189,12 +139,12 @@ describe("delivery (contract 3.5, D4, D8)", () => {
     const alice = await registerUser(app);
     const bob = await registerUser(app);
     const aliceSockets = [
-      await connectSocket(feedUrl(alice.accessToken)),
-      await connectSocket(feedUrl(alice.accessToken)),
+      await connectSocket(feedUrl(app, alice.accessToken)),
+      await connectSocket(feedUrl(app, alice.accessToken)),
     ];
     const bobSockets = [
-      await connectSocket(feedUrl(bob.accessToken)),
-      await connectSocket(feedUrl(bob.accessToken)),
+      await connectSocket(feedUrl(app, bob.accessToken)),
+      await connectSocket(feedUrl(app, bob.accessToken)),
     ];
     const request = await api(app, { token: alice.accessToken }).post("/friends/requests", {
       json: { addressee_display_name: bob.displayName },
@@ -227,12 +177,12 @@ describe("delivery (contract 3.5, D4, D8)", () => {
     const ownerSecond = await login(app, owner.email, owner.password);
     const guestSecond = await login(app, guest.email, guest.password);
     const ownerSockets = [
-      await connectSocket(feedUrl(owner.accessToken)),
-      await connectSocket(feedUrl(ownerSecond.access_token)),
+      await connectSocket(feedUrl(app, owner.accessToken)),
+      await connectSocket(feedUrl(app, ownerSecond.access_token)),
     ];
     const guestSockets = [
-      await connectSocket(feedUrl(guest.accessToken)),
-      await connectSocket(feedUrl(guestSecond.access_token)),
+      await connectSocket(feedUrl(app, guest.accessToken)),
+      await connectSocket(feedUrl(app, guestSecond.access_token)),
     ];
     /** The next event of each socket has this type; returns their payloads (all equal). */
     const expectOnBoth = async (sockets: TestSocket[], type: string) => {
@@ -286,11 +236,11 @@ describe("delivery (contract 3.5, D4, D8)", () => {
   it("drops an event that cannot be encoded and keeps delivering the next ones (D4)", async () => {
     const user = await registerUser(app);
     const sockets = [
-      await connectSocket(feedUrl(user.accessToken)),
-      await connectSocket(feedUrl(user.accessToken)),
+      await connectSocket(feedUrl(app, user.accessToken)),
+      await connectSocket(feedUrl(app, user.accessToken)),
     ];
-    expect(await deliver(user.id, { type: "broken", unencodable: true })).toBe(0);
-    expect(await deliver(user.id, { type: "after", payload: { ok: true } })).toBe(2);
+    expect(await deliver(app, user.id, { type: "broken", unencodable: true })).toBe(0);
+    expect(await deliver(app, user.id, { type: "after", payload: { ok: true } })).toBe(2);
     for (const socket of sockets)
       expect(await socket.next()).toEqual({ type: "after", payload: { ok: true } });
     expect(app.logs.some((line) => line.includes("could not be encoded"))).toBe(true);
@@ -299,12 +249,12 @@ describe("delivery (contract 3.5, D4, D8)", () => {
 
   it("keeps delivering to the other sockets when one connection dies abruptly", async () => {
     const user = await registerUser(app);
-    const doomed = await connectSocket(feedUrl(user.accessToken));
-    const survivor = await connectSocket(feedUrl(user.accessToken));
+    const doomed = await connectSocket(feedUrl(app, user.accessToken));
+    const survivor = await connectSocket(feedUrl(app, user.accessToken));
     doomed.socket.terminate();
     await doomed.closed;
     for (let i = 0; i < 3; i++) {
-      await deliver(user.id, { type: "tick", payload: { i } });
+      await deliver(app, user.id, { type: "tick", payload: { i } });
       expect(await survivor.next("tick")).toEqual({ type: "tick", payload: { i } });
     }
     await survivor.close();
@@ -312,14 +262,14 @@ describe("delivery (contract 3.5, D4, D8)", () => {
 
   it("accepts the bare-text ping (and anything else) without replying or closing", async () => {
     const user = await registerUser(app);
-    const socket = await connectSocket(feedUrl(user.accessToken));
+    const socket = await connectSocket(feedUrl(app, user.accessToken));
     socket.sendText("ping");
     socket.send({ type: "ping" });
     socket.sendText("{not json");
     socket.socket.send(Buffer.from([1, 2, 3]));
     // A round trip through the API after the frames: any reply would already be queued.
     await api(app, { token: user.accessToken }).get("/auth/me");
-    await deliver(user.id, { type: "after-ping" });
+    await deliver(app, user.id, { type: "after-ping" });
     expect(await socket.next()).toEqual({ type: "after-ping", payload: {} });
     expect(socket.socket.readyState).toBe(socket.socket.OPEN);
     await socket.close();
@@ -330,33 +280,33 @@ describe("closing sockets that lost their right to exist (D7)", () => {
   it("closes the sockets of a revoked session within seconds, and only those", async () => {
     const user = await registerUser(app);
     const other = await login(app, user.email, user.password);
-    const revoked = await connectSocket(feedUrl(user.accessToken));
-    const kept = await connectSocket(feedUrl(other.access_token));
+    const revoked = await connectSocket(feedUrl(app, user.accessToken));
+    const kept = await connectSocket(feedUrl(app, other.access_token));
     const sid = String(jwtPayload(user.accessToken).sid);
     const res = await api(app, { token: other.access_token }).delete(`/auth/sessions/${sid}`);
     expect(res.status).toBe(204);
     // The test's own timeout bounds "within seconds".
     expect(await closeFrame(revoked)).toEqual({ code: 1008, reason: "Session revoked" });
-    expect(await deliver(user.id, { type: "still-here" })).toBe(1);
+    expect(await deliver(app, user.id, { type: "still-here" })).toBe(1);
     expect(await kept.next("still-here")).toEqual({ type: "still-here", payload: {} });
     await kept.close();
   }, 15_000);
 
   it("closes a socket when its access token expires", async () => {
     const user = await registerUser(app);
-    const socket = await connectSocket(feedUrl(await accessTokenExpiringIn(user, 2)));
+    const socket = await connectSocket(feedUrl(app, await accessTokenExpiringIn(user, 2)));
     expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Token expired" });
   }, 15_000);
 
   it("closes a socket that sent nothing for 25 s with 1001, and keeps one that pings", async () => {
     const user = await registerUser(app);
-    const silent = await connectSocket(feedUrl(user.accessToken));
-    const chatty = await connectSocket(feedUrl(user.accessToken));
+    const silent = await connectSocket(feedUrl(app, user.accessToken));
+    const chatty = await connectSocket(feedUrl(app, user.accessToken));
     const pinger = setInterval(() => chatty.sendText("ping"), 5_000);
     try {
       expect(await closeFrame(silent)).toEqual({ code: 1001, reason: "Idle timeout" });
       expect(chatty.socket.readyState).toBe(chatty.socket.OPEN);
-      expect(await deliver(user.id, { type: "alive" })).toBe(1);
+      expect(await deliver(app, user.id, { type: "alive" })).toBe(1);
       expect(await chatty.next("alive")).toEqual({ type: "alive", payload: {} });
     } finally {
       clearInterval(pinger);
@@ -373,13 +323,13 @@ describe("online presence (contract 3.3, D15)", () => {
     try {
       const user = await registerUser(app);
       const key = `${app.keyPrefix}online:user:${user.id}`;
-      const first = await connectSocket(feedUrl(user.accessToken));
-      const second = await connectSocket(feedUrl(user.accessToken));
+      const first = await connectSocket(feedUrl(app, user.accessToken));
+      const second = await connectSocket(feedUrl(app, user.accessToken));
       const ttl = await redis.ttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60);
       await first.close();
-      await deliver(user.id, { type: "sync" }); // orders the test after the object's close handling
+      await deliver(app, user.id, { type: "sync" }); // orders the test after the object's close handling
       expect(await redis.exists(key)).toBe(1);
       await second.close();
       await expect.poll(() => redis.exists(key), { timeout: 5_000 }).toBe(0);

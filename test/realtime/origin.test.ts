@@ -5,9 +5,8 @@
  * (servers, mobile apps) is accepted as before.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openThread } from "../dm/world";
-import { buildRoom, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
+import { buildRoom, openThread, type Room } from "../support/worlds";
 import { connectSocket, rawHandshake } from "../support/ws";
 
 let app: TestApp;

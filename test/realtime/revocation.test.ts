@@ -7,12 +7,11 @@
  * own safety-net re-check runs only with their idle sweeps, far later). No timing is asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openThread } from "../dm/world";
-import { as, buildRoom, closeFrame, joinChat, post, type Room } from "../messages/room";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { as } from "../support/http";
+import { closeFrame, joinChat, joinDm, notificationsOf, probe } from "../support/sockets";
 import { jwtPayload, login, type TestUser } from "../support/users";
-import { connectSocket } from "../support/ws";
+import { buildRoom, openThread, post, type Room } from "../support/worlds";
 
 let app: TestApp;
 let room: Room;
@@ -25,18 +24,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-const wsBase = () => app.url.replace(/^http/, "ws");
-const feed = (token: string) =>
-  connectSocket(`${wsBase()}/ws/notifications?token=${encodeURIComponent(token)}`);
-const dm = (threadId: number, token: string) =>
-  connectSocket(`${wsBase()}/ws/dm/${threadId}?token=${encodeURIComponent(token)}`);
-
 /** How many open sockets a channel's or a thread's object holds right now. */
-async function socketsIn(kind: "channel-rooms" | "dm-threads", id: number): Promise<number> {
-  const res = await api(app).get(`/__test__/${kind}/${id}`);
-  expect(res.status, res.text).toBe(200);
-  return res.body.sockets as number;
-}
+const socketsIn = async (kind: "channel" | "dm", id: number) => (await probe(app, kind, id)).sockets;
 
 /** A second session (another device) of the room's member. */
 async function secondDevice(): Promise<TestUser> {
@@ -55,23 +44,23 @@ describe("revoking a session", () => {
     ).body.id as number;
 
     const doomed = [
-      await feed(device.accessToken),
+      await notificationsOf(app, device),
       await joinChat(app, room, device),
       await joinChat(app, room, device, { channelId: otherChannel }),
-      await dm(thread.id, device.accessToken),
+      await joinDm(app, thread.id, device),
     ];
     const kept = await joinChat(app, room, room.member);
-    const keptFeed = await feed(room.member.accessToken);
+    const keptFeed = await notificationsOf(app, room.member);
 
-    const inChannel = await socketsIn("channel-rooms", otherChannel);
-    const inThread = await socketsIn("dm-threads", thread.id);
+    const inChannel = await socketsIn("channel", otherChannel);
+    const inThread = await socketsIn("dm", thread.id);
     const sid = String(jwtPayload(device.accessToken).sid);
     expect((await as(app, room.member).delete(`/auth/sessions/${sid}`)).status).toBe(204);
     // Already closed when the request answers: the push, not a later sweep, closed them.
-    expect([
-      await socketsIn("channel-rooms", otherChannel),
-      await socketsIn("dm-threads", thread.id),
-    ]).toEqual([inChannel - 1, inThread - 1]);
+    expect([await socketsIn("channel", otherChannel), await socketsIn("dm", thread.id)]).toEqual([
+      inChannel - 1,
+      inThread - 1,
+    ]);
     for (const socket of doomed) {
       expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
     }
@@ -92,10 +81,10 @@ describe("revoking a session", () => {
     const doomed = await joinChat(app, room, device, { channelId });
     const current = await secondDevice();
     const kept = await joinChat(app, room, current, { channelId });
-    expect(await socketsIn("channel-rooms", channelId)).toBe(2);
+    expect(await socketsIn("channel", channelId)).toBe(2);
     const res = await as(app, current).post("/auth/sessions/revoke-others");
     expect(res.status, res.text).toBe(200);
-    expect(await socketsIn("channel-rooms", channelId)).toBe(1);
+    expect(await socketsIn("channel", channelId)).toBe(1);
     expect(await closeFrame(doomed)).toEqual({ code: 1008, reason: "Session revoked" });
     const message = await post(app, room.owner, channelId, "still connected");
     expect((await kept.next("message")).payload).toMatchObject({ id: message.id });
@@ -114,9 +103,9 @@ describe("revoking a session", () => {
     expect(first.status).toBe(200);
     expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
     // The first token is now two rotations old: presenting it is reuse, which revokes the session.
-    expect(await socketsIn("channel-rooms", channelId)).toBe(1);
+    expect(await socketsIn("channel", channelId)).toBe(1);
     expect((await refresh(device.refreshToken)).status).toBe(401);
-    expect(await socketsIn("channel-rooms", channelId)).toBe(0);
+    expect(await socketsIn("channel", channelId)).toBe(0);
     expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
   }, 30_000);
 });

@@ -63,3 +63,17 @@ export function api(app: Pick<TestApp, "fetch">, defaults: { token?: string } = 
       request<T>(app, method, path, { ...defaults, ...options }),
   };
 }
+
+/** The API as `user` (anonymous without one). */
+export const as = (app: Pick<TestApp, "fetch">, user?: { accessToken: string }) =>
+  api(app, { token: user?.accessToken });
+
+/** The body of a 200 answer; anything else fails the arrangement, naming `what` was being done. */
+export async function ok<T = any>(
+  promise: Promise<{ status: number; body: T; text: string }>,
+  what: string,
+): Promise<T> {
+  const res = await promise;
+  if (res.status !== 200) throw new Error(`${what}: ${res.status} ${res.text}`);
+  return res.body;
+}

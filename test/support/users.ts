@@ -1,7 +1,9 @@
 /**
- * Arranging users for tests through the public API: register, log in, and keep the tokens.
+ * Arranging users for tests through the public API: register, log in, and keep the tokens; and
+ * access tokens signed as the app signs them, for expiry and session cases.
  */
-import type { TestApp } from "./app";
+import { SignJWT } from "jose";
+import { TEST_JWT_SECRET, type TestApp } from "./app";
 import { api } from "./http";
 
 export interface TestUser {
@@ -53,4 +55,21 @@ export async function registerUser(
 export function jwtPayload(token: string): Record<string, unknown> {
   const part = token.split(".")[1] ?? "";
   return JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+}
+
+/**
+ * An access token for the user's session (or, with `withSession` false, one without `sid`, as
+ * REQUIRE_SESSION_CLAIM=false accepts), signed as the app signs them, expiring in `seconds`
+ * (negative: already expired).
+ */
+export async function accessTokenExpiringIn(user: TestUser, seconds: number, withSession = true) {
+  const claims = jwtPayload(user.accessToken);
+  const now = Math.floor(Date.now() / 1000);
+  const body: Record<string, string> = { sub: String(user.id), typ: "access" };
+  if (withSession) body.sid = String(claims.sid);
+  return new SignJWT(body)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(now)
+    .setExpirationTime(now + seconds)
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }

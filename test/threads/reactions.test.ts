@@ -138,7 +138,9 @@ describe.each<Kind>(["channel", "dm"])("reactions in a %s", (kind) => {
   it("answers an edit with the message's reactions as the editor sees them", async () => {
     const message = await post("edit me");
     await react(1, message.id, "🎉");
-    const edited = await as(app, people()[0]).patch(`${path()}/${message.id}`, { json: { content: "edited" } });
+    const edited = await as(app, people()[0]).patch(`${path()}/${message.id}`, {
+      json: { content: "edited" },
+    });
     expect(edited.status).toBe(200);
     expect(edited.body.reactions).toEqual([{ emoji: "🎉", count: 1, me: false }]);
   });

@@ -1,18 +1,19 @@
 /**
- * Arranging threads, reactions and mentions tests through the public API: test/messages'
- * room (a workspace with an owner, an admin and a member, an outsider, another workspace's
+ * Arranging threads, reactions and mentions tests through the public API: the shared
+ * room (test/support/worlds.ts: a workspace with an owner, an admin and a member, an outsider, another workspace's
  * member, a public and a private channel), plus a member who was removed from the workspace and
  * a DM thread between the owner and the member. The same helpers address a channel and a DM
  * thread, so each behaviour is tested once for both kinds.
  */
 import { expect } from "vitest";
-import { as, buildRoom, chatUrl, type Room } from "../messages/room";
 import type { TestApp } from "../support/app";
-import type { TestUser } from "../support/users";
-import { registerUser } from "../support/users";
+import { as, ok } from "../support/http";
+import { chatUrl, dmUrl, notificationsOf } from "../support/sockets";
+import { registerUser, type TestUser } from "../support/users";
+import { buildRoom, type ChannelMessageBody, type Room } from "../support/worlds";
 import { type ConnectOptions, connectSocket, type TestSocket } from "../support/ws";
 
-export { as };
+export { as, notificationsOf };
 
 export interface World extends Room {
   /** Was a member of `workspaceId`, then removed. */
@@ -28,12 +29,6 @@ export const MANY_POSTS = {
   RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: "10000",
   RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "10000",
 };
-
-async function ok<T = any>(promise: Promise<{ status: number; body: T; text: string }>, what: string) {
-  const res = await promise;
-  if (res.status !== 200 && res.status !== 204) throw new Error(`${what}: ${res.status} ${res.text}`);
-  return res.body;
-}
 
 export async function buildWorld(app: TestApp): Promise<World> {
   const room = await buildRoom(app);
@@ -51,10 +46,8 @@ export async function buildWorld(app: TestApp): Promise<World> {
     }),
     "thread",
   );
-  await ok(
-    as(app, room.owner).delete(`/workspaces/${room.workspaceId}/members/${removed.id}`),
-    "remove member",
-  );
+  const gone = await as(app, room.owner).delete(`/workspaces/${room.workspaceId}/members/${removed.id}`);
+  expect(gone.status, gone.text).toBe(204);
   return { ...room, removed, threadId: thread.id };
 }
 
@@ -80,17 +73,8 @@ export async function postTo(
   return res.body as MessageBody;
 }
 
-export interface MessageBody {
-  id: number;
-  content: string;
-  parent_id: number | null;
-  reply_count: number;
-  last_reply_at: string | null;
-  reply_user_ids: number[];
-  reactions: { emoji: string; count: number; me: boolean }[];
-  is_deleted: boolean;
-  [key: string]: unknown;
-}
+/** A message as REST answers it (the channel's shape; a DM's has `thread_id` instead). */
+export type MessageBody = ChannelMessageBody;
 
 /** A socket of the user on the conversation (`/ws/chat/...` or `/ws/dm/...`). */
 export function socketOf(
@@ -100,25 +84,14 @@ export function socketOf(
   user: TestUser,
   options: ConnectOptions = {},
 ): Promise<TestSocket> {
-  if (kind === "channel")
-    return connectSocket(
-      chatUrl(app, world.workspaceId, world.channelId, { token: user.accessToken }),
-      options,
-    );
-  const base = app.url.replace(/^http/, "ws");
-  return connectSocket(
-    `${base}/ws/dm/${world.threadId}?token=${encodeURIComponent(user.accessToken)}`,
-    options,
-  );
+  const query = { token: user.accessToken };
+  const url =
+    kind === "channel"
+      ? chatUrl(app, world.workspaceId, world.channelId, query)
+      : dmUrl(app, world.threadId, query);
+  return connectSocket(url, options);
 }
 
 /** The two people of a kind's conversation who can write there: [author, the other reader]. */
 export const peopleOf = (world: World, kind: Kind): [TestUser, TestUser] =>
   kind === "channel" ? [world.member, world.admin] : [world.owner, world.member];
-
-/** A /ws/notifications socket of the user. */
-export function notificationsOf(app: TestApp, user: TestUser): Promise<TestSocket> {
-  return connectSocket(
-    `${app.url.replace(/^http/, "ws")}/ws/notifications?token=${encodeURIComponent(user.accessToken)}`,
-  );
-}

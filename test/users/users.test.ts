@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { api } from "../support/http";
+import { as } from "../support/http";
+import { notificationsOf } from "../support/sockets";
 import { registerUser, type TestUser } from "../support/users";
-import { connectSocket, type TestSocket } from "../support/ws";
-import { befriend, workspaceWith } from "./world";
+import { befriendInDatabase, workspaceWith } from "../support/worlds";
+import type { TestSocket } from "../support/ws";
 
 let app: TestApp;
 
@@ -40,13 +41,12 @@ beforeAll(async () => {
     [member, "member"],
   ]);
   await workspaceWith(app, [[elsewhere, "owner"]]);
-  await befriend(app, member, friend);
+  await befriendInDatabase(app, member, friend);
 });
 afterAll(async () => {
   await app?.close();
 });
 
-const as = (user?: TestUser) => api(app, { token: user?.accessToken });
 const ids = (list: { id: number }[]) => list.map((u) => u.id).sort((a, b) => a - b);
 const sorted = (...users: TestUser[]) => users.map((u) => u.id).sort((a, b) => a - b);
 
@@ -54,7 +54,7 @@ describe("GET /users/by-username/{username} and /users/by-display-name/{display_
   for (const route of ["by-username", "by-display-name"]) {
     it(`${route}: finds a full handle case-insensitively and trimmed, for anyone`, async () => {
       const handle = encodeURIComponent(` ${member.displayName.toUpperCase()} `);
-      const res = await as(outsider).get(`/users/${route}/${handle}`);
+      const res = await as(app, outsider).get(`/users/${route}/${handle}`);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ id: member.id, display_name: member.displayName, avatar_url: null });
     });
@@ -66,14 +66,14 @@ describe("GET /users/by-username/{username} and /users/by-display-name/{display_
         "%20%20",
         encodeURIComponent("x".repeat(300)),
       ]) {
-        const res = await as(member).get(`/users/${route}/${value}`);
+        const res = await as(app, member).get(`/users/${route}/${value}`);
         expect(res.status).toBe(404);
         expect(res.body).toEqual({ detail: "User not found" });
       }
     });
 
     it(`${route}: 401 without a token`, async () => {
-      const res = await as().get(`/users/${route}/${encodeURIComponent(member.displayName)}`);
+      const res = await as(app).get(`/users/${route}/${encodeURIComponent(member.displayName)}`);
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ detail: "Not authenticated" });
     });
@@ -83,7 +83,7 @@ describe("GET /users/by-username/{username} and /users/by-display-name/{display_
 describe("GET /users/search", () => {
   it("finds, by prefix, only the people within the caller's reach, for every kind of caller (D19)", async () => {
     const search = async (caller: TestUser) => {
-      const res = await as(caller).get("/users/search?q=quartz");
+      const res = await as(app, caller).get("/users/search?q=quartz");
       expect(res.status).toBe(200);
       return ids(res.body);
     };
@@ -93,12 +93,12 @@ describe("GET /users/search", () => {
     expect(await search(friend)).toEqual(sorted(member, friend));
     expect(await search(outsider)).toEqual(sorted(outsider));
     expect(await search(elsewhere)).toEqual(sorted(elsewhere));
-    const anonymous = await as().get("/users/search?q=quartz");
+    const anonymous = await as(app).get("/users/search?q=quartz");
     expect(anonymous.status).toBe(401);
   });
 
   it("finds anyone by their exact full handle, in any case", async () => {
-    const res = await as(outsider).get(
+    const res = await as(app, outsider).get(
       `/users/search?q=${encodeURIComponent(member.displayName.toLowerCase())}`,
     );
     expect(res.status).toBe(200);
@@ -110,7 +110,7 @@ describe("GET /users/search", () => {
     const people = await Promise.all(names.map((displayName) => registerUser(app, { displayName })));
     await workspaceWith(app, [[member, "owner"], ...people.map((p): [TestUser, "member"] => [p, "member"])]);
     const find = async (q: string) => {
-      const res = await as(member).get(`/users/search?q=${encodeURIComponent(q)}`);
+      const res = await as(app, member).get(`/users/search?q=${encodeURIComponent(q)}`);
       expect(res.status).toBe(200);
       return res.body.map((u: { display_name: string }) => u.display_name.split("#")[0]);
     };
@@ -123,14 +123,14 @@ describe("GET /users/search", () => {
 
   it("answers [] for fewer than 2 characters after trimming, and for more than a handle can hold", async () => {
     for (const q of ["", "q", "  q  ", "x".repeat(38)]) {
-      const res = await as(member).get(`/users/search?q=${encodeURIComponent(q)}`);
+      const res = await as(app, member).get(`/users/search?q=${encodeURIComponent(q)}`);
       expect(res.status).toBe(200);
       expect(res.body).toEqual([]);
     }
   });
 
   it("requires q (422)", async () => {
-    const res = await as(member).get("/users/search");
+    const res = await as(app, member).get("/users/search");
     expect(res.status).toBe(422);
     expect(res.body).toEqual({
       detail: [{ loc: ["query", "q"], msg: "field required", type: "value_error.missing" }],
@@ -147,7 +147,7 @@ describe("GET /users/search", () => {
       )
       insert into workspace_members (workspace_id, user_id, role) select ${workspaceId}, id, 'member' from bulk`;
     const count = async (query: string) => {
-      const res = await as(member).get(`/users/search?q=bulk${query}`);
+      const res = await as(app, member).get(`/users/search?q=bulk${query}`);
       expect(res.status).toBe(200);
       return res.body.length;
     };
@@ -156,7 +156,7 @@ describe("GET /users/search", () => {
     expect(await count("&limit=0")).toBe(1);
     expect(await count("&limit=-3")).toBe(1);
     expect(await count("&limit=%2035%20")).toBe(35);
-    const bad = await as(member).get("/users/search?q=bulk&limit=ten");
+    const bad = await as(app, member).get("/users/search?q=bulk&limit=ten");
     expect(bad.status).toBe(422);
     expect(bad.body.detail[0]).toMatchObject({
       loc: ["query", "limit"],
@@ -169,11 +169,8 @@ describe("GET /users/online", () => {
   let sockets: TestSocket[] = [];
 
   beforeAll(async () => {
-    const wsBase = app.url.replace(/^http/, "ws");
     sockets = await Promise.all(
-      [owner, admin, member, friend, outsider, elsewhere].map((u) =>
-        connectSocket(`${wsBase}/ws/notifications?token=${u.accessToken}`),
-      ),
+      [owner, admin, member, friend, outsider, elsewhere].map((u) => notificationsOf(app, u)),
     );
   });
   afterAll(async () => {
@@ -184,7 +181,7 @@ describe("GET /users/online", () => {
     const everyone = [owner, admin, member, friend, outsider, elsewhere];
     const query = everyone.map((u) => u.id).join(",");
     const onlineFor = async (caller: TestUser) => {
-      const res = await as(caller).get(`/users/online?ids=${query}`);
+      const res = await as(app, caller).get(`/users/online?ids=${query}`);
       expect(res.status).toBe(200);
       expect(res.body.map((e: { user_id: number }) => e.user_id)).toEqual(everyone.map((u) => u.id));
       return res.body.filter((e: { online: boolean }) => e.online).map((e: { user_id: number }) => e.user_id);
@@ -196,12 +193,12 @@ describe("GET /users/online", () => {
     expect(await onlineFor(friend)).toEqual(idsOf(member, friend));
     expect(await onlineFor(outsider)).toEqual(idsOf(outsider));
     expect(await onlineFor(elsewhere)).toEqual(idsOf(elsewhere));
-    const anonymous = await as().get(`/users/online?ids=${query}`);
+    const anonymous = await as(app).get(`/users/online?ids=${query}`);
     expect(anonymous.status).toBe(401);
   });
 
   it("parses ids as the contract says: blanks and non-integers dropped, order and duplicates kept", async () => {
-    const res = await as(member).get(
+    const res = await as(app, member).get(
       `/users/online?ids=${owner.id},%20${friend.id}%20,x,,1.5,${owner.id},-4,99999999999`,
     );
     expect(res.status).toBe(200);
@@ -215,15 +212,15 @@ describe("GET /users/online", () => {
   });
 
   it("answers [] for an empty list, 422 without ids, 422 for more than 100 ids", async () => {
-    const empty = await as(member).get("/users/online?ids=");
+    const empty = await as(app, member).get("/users/online?ids=");
     expect(empty.status).toBe(200);
     expect(empty.body).toEqual([]);
-    const missing = await as(member).get("/users/online");
+    const missing = await as(app, member).get("/users/online");
     expect(missing.status).toBe(422);
     expect(missing.body.detail).toEqual([
       { loc: ["query", "ids"], msg: "field required", type: "value_error.missing" },
     ]);
-    const many = await as(member).get(
+    const many = await as(app, member).get(
       `/users/online?ids=${Array.from({ length: 101 }, (_, i) => i + 1).join(",")}`,
     );
     expect(many.status).toBe(422);
@@ -243,14 +240,12 @@ describe("GET /users/online", () => {
       [member, "owner"],
       [colleague, "member"],
     ]);
-    const socket = await connectSocket(
-      `${app.url.replace(/^http/, "ws")}/ws/notifications?token=${colleague.accessToken}`,
-    );
-    const before = await as(member).get(`/users/online?ids=${colleague.id}`);
+    const socket = await notificationsOf(app, colleague);
+    const before = await as(app, member).get(`/users/online?ids=${colleague.id}`);
     expect(before.body).toEqual([{ user_id: colleague.id, online: true }]);
     await socket.close();
     await expect
-      .poll(async () => (await as(member).get(`/users/online?ids=${colleague.id}`)).body[0].online, {
+      .poll(async () => (await as(app, member).get(`/users/online?ids=${colleague.id}`)).body[0].online, {
         timeout: 5_000,
       })
       .toBe(false);
@@ -261,7 +256,7 @@ describe("PATCH /users/me", () => {
   it("sets and removes avatar_url, which every view of the user then shows", async () => {
     const user = await registerUser(app, { displayName: "Avatar Person" });
     const url = "https://cdn.example.com/a/b.png?size=64";
-    const set = await as(user).patch("/users/me", { json: { avatar_url: url } });
+    const set = await as(app, user).patch("/users/me", { json: { avatar_url: url } });
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({
       id: user.id,
@@ -269,9 +264,9 @@ describe("PATCH /users/me", () => {
       display_name: user.displayName,
       avatar_url: url,
     });
-    const seen = await as(outsider).get(`/users/by-username/${encodeURIComponent(user.displayName)}`);
+    const seen = await as(app, outsider).get(`/users/by-username/${encodeURIComponent(user.displayName)}`);
     expect(seen.body.avatar_url).toBe(url);
-    const cleared = await as(user).patch("/users/me", { json: { avatar_url: null } });
+    const cleared = await as(app, user).patch("/users/me", { json: { avatar_url: null } });
     expect(cleared.status).toBe(200);
     expect(cleared.body.avatar_url).toBeNull();
   });
@@ -292,49 +287,51 @@ describe("PATCH /users/me", () => {
       { url: "https://example.com" },
     ];
     for (const value of bad) {
-      const res = await as(user).patch("/users/me", { json: { avatar_url: value } });
+      const res = await as(app, user).patch("/users/me", { json: { avatar_url: value } });
       expect(res.status, JSON.stringify(value)).toBe(422);
       expect(res.body.detail[0].loc).toEqual(["body", "avatar_url"]);
     }
-    const me = await as(user).get("/auth/me");
+    const me = await as(app, user).get("/auth/me");
     expect(me.body.avatar_url).toBeNull();
   });
 
   it("gives a new base name a new handle; the old handle no longer resolves", async () => {
     const user = await registerUser(app, { displayName: "Old Name" });
-    const res = await as(user).patch("/users/me", { json: { display_name: "  New Name  " } });
+    const res = await as(app, user).patch("/users/me", { json: { display_name: "  New Name  " } });
     expect(res.status).toBe(200);
     expect(res.body.display_name).toMatch(/^New Name#\d{4}$/);
-    const old = await as(outsider).get(`/users/by-username/${encodeURIComponent(user.displayName)}`);
+    const old = await as(app, outsider).get(`/users/by-username/${encodeURIComponent(user.displayName)}`);
     expect(old.status).toBe(404);
-    const fresh = await as(outsider).get(`/users/by-username/${encodeURIComponent(res.body.display_name)}`);
+    const fresh = await as(app, outsider).get(
+      `/users/by-username/${encodeURIComponent(res.body.display_name)}`,
+    );
     expect(fresh.body.id).toBe(user.id);
   });
 
   it("keeps the discriminator when only the case of the base changes", async () => {
     const user = await registerUser(app, { displayName: "casey" });
-    const res = await as(user).patch("/users/me", { json: { display_name: "Casey" } });
+    const res = await as(app, user).patch("/users/me", { json: { display_name: "Casey" } });
     expect(res.status).toBe(200);
     expect(res.body.display_name).toBe(`Casey#${user.displayName.slice(-4)}`);
   });
 
   it("keeps the handle rules of registration (400 / 422, as at /auth/register)", async () => {
     const user = await registerUser(app);
-    const hash = await as(user).patch("/users/me", { json: { display_name: "bad#name" } });
+    const hash = await as(app, user).patch("/users/me", { json: { display_name: "bad#name" } });
     expect(hash.status).toBe(400);
     expect(hash.body).toEqual({ detail: "Display name must not include '#'." });
-    const short = await as(user).patch("/users/me", { json: { display_name: "  a  " } });
+    const short = await as(app, user).patch("/users/me", { json: { display_name: "  a  " } });
     expect(short.status).toBe(400);
     expect(short.body).toEqual({ detail: "Display name must be between 2 and 32 characters." });
-    const long = await as(user).patch("/users/me", { json: { display_name: "x".repeat(33) } });
+    const long = await as(app, user).patch("/users/me", { json: { display_name: "x".repeat(33) } });
     expect(long.status).toBe(422);
     expect(long.body.detail[0]).toMatchObject({
       loc: ["body", "display_name"],
       msg: "ensure this value has at most 32 characters",
     });
-    const none = await as(user).patch("/users/me", { json: { display_name: null } });
+    const none = await as(app, user).patch("/users/me", { json: { display_name: null } });
     expect(none.status).toBe(422);
-    const me = await as(user).get("/auth/me");
+    const me = await as(app, user).get("/auth/me");
     expect(me.body.display_name).toBe(user.displayName);
   });
 
@@ -344,34 +341,34 @@ describe("PATCH /users/me", () => {
       select 'taken' || g || '@example.com', 'Taken#' || lpad(g::text, 4, '0'), true, false
       from generate_series(0, 9999) g`;
     const user = await registerUser(app);
-    const res = await as(user).patch("/users/me", { json: { display_name: "taken" } });
+    const res = await as(app, user).patch("/users/me", { json: { display_name: "taken" } });
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ detail: "Unable to allocate a unique tag for this display name." });
   });
 
   it("changes nothing for {} and refuses a missing, malformed or non-object body", async () => {
     const user = await registerUser(app);
-    const same = await as(user).patch("/users/me", { json: {} });
+    const same = await as(app, user).patch("/users/me", { json: {} });
     expect(same.status).toBe(200);
     expect(same.body.display_name).toBe(user.displayName);
-    const missing = await as(user).patch("/users/me");
+    const missing = await as(app, user).patch("/users/me");
     expect(missing.status).toBe(422);
     expect(missing.body.detail).toEqual([
       { loc: ["body"], msg: "field required", type: "value_error.missing" },
     ]);
-    const malformed = await as(user).patch("/users/me", {
+    const malformed = await as(app, user).patch("/users/me", {
       raw: "{",
       headers: { "Content-Type": "application/json" },
     });
     expect(malformed.status).toBe(422);
     expect(malformed.body.detail[0].type).toBe("value_error.jsondecode");
-    const list = await as(user).patch("/users/me", { json: ["display_name"] });
+    const list = await as(app, user).patch("/users/me", { json: ["display_name"] });
     expect(list.status).toBe(422);
     expect(list.body.detail[0]).toMatchObject({ loc: ["body"], msg: "value is not a valid dict" });
   });
 
   it("401 without a token", async () => {
-    const res = await as().patch("/users/me", { json: { avatar_url: null } });
+    const res = await as(app).patch("/users/me", { json: { avatar_url: null } });
     expect(res.status).toBe(401);
   });
 });

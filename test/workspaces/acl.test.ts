@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
 import { registerUser, type TestUser } from "../support/users";
-import { as } from "./world";
 
 let app: TestApp;
 let owner: TestUser;

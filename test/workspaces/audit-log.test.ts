@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import type { ApiResponse } from "../support/http";
+import { type ApiResponse, as } from "../support/http";
 import { registerUser, type TestUser } from "../support/users";
-import { as } from "./world";
 
 let app: TestApp;
 let owner: TestUser;

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
-import { as, buildWorld, type Cast, notificationsOf, registerCast } from "./world";
+import { as } from "../support/http";
+import { notificationsOf } from "../support/sockets";
+import { buildWorld, type Cast, registerCast } from "./world";
 
 let app: TestApp;
 let cast: Cast;

@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
+import { as } from "../support/http";
+import { expectNoEventSoFar, notificationsOf } from "../support/sockets";
 import { registerUser, type TestUser } from "../support/users";
-import { as, buildWorld, type Cast, expectNoEventSoFar, notificationsOf, registerCast } from "./world";
+import { buildWorld, type Cast, registerCast } from "./world";
 
 let app: TestApp;
 let cast: Cast;

@@ -3,11 +3,9 @@
  * workspaces in which they hold each role, written straight into the app's database so a test
  * can have a fresh one per case cheaply.
  */
-import { randomBytes } from "node:crypto";
 import type { TestApp } from "../support/app";
-import { api } from "../support/http";
 import { registerUser, type TestUser } from "../support/users";
-import { connectSocket, type TestSocket } from "../support/ws";
+import { workspaceWith } from "../support/worlds";
 
 export interface Cast {
   owner: TestUser;
@@ -45,20 +43,10 @@ export interface World {
   pendingInviteId: number;
 }
 
-const slug = (label: string) => `${label}-${randomBytes(6).toString("hex")}`;
-
-async function insertWorkspace(app: TestApp, ownerId: number, label: string): Promise<number> {
-  const [row] = await app.sql<{ id: number }[]>`
-    insert into workspaces (name, slug, owner_id) values (${label}, ${slug(label)}, ${ownerId}) returning id`;
-  const id = (row as { id: number }).id;
-  await app.sql`insert into workspace_members (workspace_id, user_id, role) values (${id}, ${ownerId}, 'owner')`;
-  return id;
-}
-
 /** A workspace where the cast hold their roles, with a public and a private channel and a pending invite. */
 export async function buildWorld(app: TestApp, cast: Cast): Promise<World> {
-  const workspaceId = await insertWorkspace(app, cast.owner.id, "World");
-  const otherWorkspaceId = await insertWorkspace(app, cast.stranger.id, "Elsewhere");
+  const workspaceId = await workspaceWith(app, [[cast.owner, "owner"]], "World");
+  const otherWorkspaceId = await workspaceWith(app, [[cast.stranger, "owner"]], "Elsewhere");
   await app.sql`
     insert into workspace_members (workspace_id, user_id, role) values
       (${workspaceId}, ${cast.admin.id}, 'admin'),
@@ -89,25 +77,4 @@ export async function buildWorld(app: TestApp, cast: Cast): Promise<World> {
 
 export function tokenOf(cast: Cast, role: Role): string | undefined {
   return role === "anonymous" ? undefined : cast[role].accessToken;
-}
-
-export const as = (app: TestApp, user?: TestUser) => api(app, { token: user?.accessToken });
-
-/** A /ws/notifications socket of the user. */
-export function notificationsOf(app: TestApp, user: TestUser): Promise<TestSocket> {
-  const base = app.url.replace(/^http/, "ws");
-  return connectSocket(`${base}/ws/notifications?token=${encodeURIComponent(user.accessToken)}`);
-}
-
-/**
- * Proves that no event reached the user's socket so far: delivers a marker event (through the
- * ENV=test delivery route) and checks it is the next frame. Events are delivered in order, and
- * every route has delivered its events before it answers.
- */
-export async function expectNoEventSoFar(app: TestApp, user: TestUser, socket: TestSocket) {
-  const marker = `marker.${randomBytes(4).toString("hex")}`;
-  const res = await api(app).post(`/__test__/notifications/${user.id}`, { json: { type: marker } });
-  if (res.status !== 200) throw new Error(`marker not delivered: ${res.status} ${res.text}`);
-  const frame = await socket.next();
-  if (frame.type !== marker) throw new Error(`unexpected event before the marker: ${JSON.stringify(frame)}`);
 }

@@ -1,10 +1,10 @@
 /**
- * The fan-out rules every socket object follows (src/realtime/fan-out.ts, D4): an event is
+ * The fan-out rules every socket object follows (fan-out.ts, D4): an event is
  * encoded once, an unencodable one is refused before any socket is touched, and a socket whose
  * send throws does not keep the frame from the others.
  */
 import { describe, expect, it } from "vitest";
-import { encodeFrame, sendToAll } from "../../src/realtime/fan-out";
+import { encodeFrame, sendToAll } from "./fan-out";
 
 class Sink {
   frames: string[] = [];
