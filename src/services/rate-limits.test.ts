@@ -58,6 +58,7 @@ describe("the rule table", () => {
       RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS: "108",
       RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "109",
       RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: "110",
+      RATE_LIMIT_REACTION_PER_MINUTE: "111",
     });
     const table = Object.fromEntries(RATE_RULES.map((rule) => [rule, ruleSpec(c, rule)]));
     expect(table).toEqual({
@@ -71,6 +72,7 @@ describe("the rule table", () => {
       "channel-message": { prefix: "rl:msg:post", limit: 108, windowMs: 10_000 },
       "dm-message": { prefix: "rl:dm:post", limit: 109, windowMs: 10_000 },
       "dm-thread": { prefix: "rl:dm:thread", limit: 110, windowMs: 60_000 },
+      reaction: { prefix: "rl:reaction", limit: 111, windowMs: 60_000 },
     });
   });
 
@@ -88,6 +90,7 @@ describe("the rule table", () => {
       "channel-message": 20,
       "dm-message": 20,
       "dm-thread": 30,
+      reaction: 60,
     });
   });
 

@@ -70,12 +70,37 @@ describe("message frames", () => {
   it("keeps the content verbatim and the client_id, which is optional", () => {
     expect(parse({ type: "message", content: "  hi\n there ", client_id: "client:1" })).toEqual({
       ok: true,
-      frame: { type: "message", content: "  hi\n there ", clientId: "client:1" },
+      frame: { type: "message", content: "  hi\n there ", clientId: "client:1", parentId: null },
     });
     expect(parse({ type: "message", content: "hi" })).toEqual({
       ok: true,
-      frame: { type: "message", content: "hi", clientId: null },
+      frame: { type: "message", content: "hi", clientId: null, parentId: null },
     });
+  });
+
+  it("reads parent_id (a thread's root) as a positive integer, and refuses anything else", () => {
+    expect(parse({ type: "message", content: "re", parent_id: 7 })).toMatchObject({
+      ok: true,
+      frame: { parentId: 7 },
+    });
+    expect(parse({ type: "message", content: "re", parent_id: null })).toMatchObject({
+      ok: true,
+      frame: { parentId: null },
+    });
+    for (const parent of [0, -1, 1.5, "7", true, 2 ** 31, {}]) {
+      expect(
+        parse({ type: "message", content: "re", parent_id: parent, client_id: "c" }),
+        String(parent),
+      ).toEqual({
+        ok: false,
+        error: {
+          code: "invalid_field",
+          detail: "parent_id must be a positive integer",
+          field: "parent_id",
+          client_id: "c",
+        },
+      });
+    }
   });
 
   it("reads an empty or null client_id as none", () => {
