@@ -91,7 +91,7 @@ const environmentSchema = z
     SESSION_TOUCH_ENABLED: flag(true),
     SESSION_TOUCH_TTL_SECONDS: integer(300, 0, 86_400),
     SESSION_CACHE_SECONDS: integer(15, 0, 300),
-    WS_MAX_SOCKETS_PER_USER: integer(16, 1, 1000),
+    WS_MAX_SOCKETS_PER_USER: integer(32, 1, 1000),
     WS_FRAMES_PER_SECOND: integer(10, 1, 10_000),
     ACCESS_CACHE_SECONDS: integer(60, 1, 3600),
     MENTION_EVERYONE_MAX_READERS: integer(50, 0, 1_000_000),

@@ -28,6 +28,7 @@ import type { Env } from "../env";
 import type { Author, ReactionSummary, ReadState, StoredMessage } from "../services/conversation-messages";
 import type { PageQuery } from "../services/message-rules";
 import type { Notifier } from "../services/notifier";
+import { SOCKET_ROOMS_GRACE_SECONDS, socketRoomsKey } from "../store/keys";
 import { type ClientIdRecord, sqliteClientIds } from "./client-ids";
 import { ConversationData } from "./conversation-data";
 import { ConversationGate, type Gated } from "./conversation-gate";
@@ -229,7 +230,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       );
       // Awaited so that a client asking "who is online" right after connecting sees itself.
       await this.keepOnline([handOff.userId], Date.now());
-      if (this.openSocketCount(handOff.userId) === 1) await this.registerWithFeed(handOff.userId);
+      if (this.openSocketCount(handOff.userId) === 1) await this.registerSockets(handOff.userId);
       return response;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError || databaseUnavailable(error)) {
@@ -366,16 +367,19 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   }
 
   /**
-   * On a user's first socket here, tells the user's notification feed that this object holds
-   * sockets of theirs, so a revoked session's sockets here close the moment it is revoked.
+   * On a user's first socket here, adds this conversation to the set of those where the user holds
+   * sockets (store/keys.ts socketRoomsKey), which the user's notification feed reads to close a
+   * revoked session's sockets here the moment it is revoked.
    */
-  private async registerWithFeed(userId: number): Promise<void> {
+  private async registerSockets(userId: number): Promise<void> {
+    const store = this.store;
+    if (!store || !this.config) return;
     try {
-      const feed = this.env.NOTIFICATION_FEED;
       const name = conversationName(this.rules.kind, this.gate.claimedId());
-      await feed.get(feed.idFromName(feedName(userId))).trackRoom({ kind: this.rules.kind, name });
+      const ttlSeconds = this.config.jwt.accessTtlSeconds + SOCKET_ROOMS_GRACE_SECONDS;
+      await store.addToSet(socketRoomsKey(userId), name, { ttlSeconds });
     } catch (error) {
-      this.log.warn("could not register the socket with the user's feed", { user_id: userId, err: error });
+      this.log.warn("could not record where the user holds sockets", { user_id: userId, err: error });
     }
   }
 }

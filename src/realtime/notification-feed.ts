@@ -14,7 +14,12 @@
  *     reply (the runtime's auto-response would have to reply), so the object wakes for each one.
  *   - Revocations: the sessions service calls `closeSessions` here right after a revocation; the
  *     feed closes its own sockets and forwards the call to every conversation where the user holds
- *     sockets (they register with `trackRoom` when the user's first socket joins them).
+ *     sockets. Those add themselves to the user's set in the store (`socketRoomsKey`) on the
+ *     user's first socket there, rather than telling this object: waking a Durable Object per user
+ *     for every first join cost each joining user an object instance (about 240 KiB of workerd's
+ *     memory, not returned), while most users who chat also hold no notification socket of their
+ *     own at that moment. Without the store the push misses, and the rooms' own session checks
+ *     (socket-liveness.ts) close the sockets within their bound.
  *   - "Online": while the user has an open socket the object keeps the store key
  *     `online:user:{id}` alive with a TTL and deletes it when the last socket closes. Writes go
  *     through one queue whose step decides what to write when it runs, so the last write always
@@ -23,21 +28,13 @@
  */
 import type { Env } from "../env";
 import type { NotificationEvent } from "../services/notifier";
-import { ONLINE_TTL_SECONDS, onlineKey } from "../store/keys";
+import { ONLINE_TTL_SECONDS, onlineKey, socketRoomsKey } from "../store/keys";
 import { encodeFrame, sendToAll } from "./fan-out";
-import type { ConversationKind } from "./names";
 import { CLOSE_CODES } from "./protocol/close-codes";
 import { type HandOff, SocketHost } from "./socket-host";
 import { closeQuietly, type LeasedSocket, type SocketLease } from "./socket-liveness";
 
 const ONLINE_REFRESH_MS = 20_000;
-
-/** A conversation where the user holds (or held) sockets, so a revocation reaches exactly those. */
-export interface RoomRef {
-  kind: ConversationKind;
-  /** Its object's name (names.ts conversationName). */
-  name: string;
-}
 
 export class NotificationFeed extends SocketHost<SocketLease> {
   /** Serialises writes of the online key (see the module comment). */
@@ -47,10 +44,6 @@ export class NotificationFeed extends SocketHost<SocketLease> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, "notifications", "notification-feed");
-    // The rooms this user has sockets in (see RoomRef). Local SQLite, written synchronously.
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS rooms (kind TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, name))",
-    );
   }
 
   protected async admit(handOff: HandOff): Promise<Response> {
@@ -94,11 +87,6 @@ export class NotificationFeed extends SocketHost<SocketLease> {
     return result.delivered;
   }
 
-  /** Remembers a conversation where the user's first socket just joined (see RoomRef). */
-  trackRoom(room: RoomRef): void {
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO rooms (kind, name) VALUES (?, ?)", room.kind, room.name);
-  }
-
   /**
    * Closes the sockets of these revoked sessions: the user's own notification sockets here, then
    * theirs in every room the user has joined, each of which answers how many sockets the user still
@@ -110,20 +98,22 @@ export class NotificationFeed extends SocketHost<SocketLease> {
   ): Promise<{ closed: number; remaining: number }> {
     const own = await super.closeSessions(userId, sessionIds);
     let closed = own.closed;
-    const rooms = this.ctx.storage.sql
-      .exec<{ kind: string; name: string }>("SELECT kind, name FROM rooms")
-      .toArray();
+    const key = socketRoomsKey(userId);
+    let rooms: string[] = [];
+    try {
+      rooms = (await this.store?.setMembers(key)) ?? [];
+    } catch (error) {
+      // The rooms' own session checks (socket-liveness.ts) still close what this misses.
+      this.log.warn("could not read where the user holds sockets", { user_id: userId, err: error });
+    }
     await Promise.all(
-      rooms.map(async (row) => {
+      rooms.map(async (name) => {
         try {
-          const outcome = await this.roomStub(row.kind, row.name).closeSessions(userId, sessionIds);
+          const outcome = await this.roomStub(name).closeSessions(userId, sessionIds);
           closed += outcome.closed;
-          if (outcome.remaining === 0) {
-            this.ctx.storage.sql.exec("DELETE FROM rooms WHERE kind = ? AND name = ?", row.kind, row.name);
-          }
+          if (outcome.remaining === 0) await this.store?.removeFromSet(key, name);
         } catch (error) {
-          // The room's own expiry and session checks still close what this misses.
-          this.log.warn("could not close revoked sockets in a room", { room: row.name, err: error });
+          this.log.warn("could not close revoked sockets in a room", { room: name, err: error });
         }
       }),
     );
@@ -131,9 +121,9 @@ export class NotificationFeed extends SocketHost<SocketLease> {
     return { closed, remaining: own.remaining };
   }
 
-  /** Rooms registered before the vocabulary was settled say "thread" for a DM thread (named `dm:{id}` all along). */
-  private roomStub(kind: string, name: string) {
-    const namespace = kind === "dm" || kind === "thread" ? this.env.DM_THREAD : this.env.CHANNEL_ROOM;
+  /** A conversation's object by its name (`channel:{id}` or `dm:{id}`, names.ts). */
+  private roomStub(name: string) {
+    const namespace = name.startsWith("dm:") ? this.env.DM_THREAD : this.env.CHANNEL_ROOM;
     return namespace.get(namespace.idFromName(name));
   }
 

@@ -155,7 +155,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
     }
     const handOff = parseHandOff(request.headers.get(HAND_OFF_HEADER));
     if (!handOff) return refuseHandshake(400, "Bad socket hand-off");
-    const limit = this.config?.sockets.maxPerUser ?? 16;
+    const limit = this.config?.sockets.maxPerUser ?? 32;
     if (this.openSockets(userTag(handOff.userId)).length >= limit) {
       return refuseHandshake(429, `Too many open sockets (at most ${limit} per user here)`);
     }

@@ -9,6 +9,8 @@ import {
 
 interface Entry {
   value: string;
+  /** The members, when the key holds a set (its `value` is then empty). */
+  members?: Set<string>;
   /** Epoch milliseconds, or null for no TTL. */
   expiresAt: number | null;
 }
@@ -123,5 +125,26 @@ export class MemoryStore implements KeyValueStore {
     if (expiresAt === null && options.ttlSeconds !== undefined) expiresAt = now + options.ttlSeconds * 1000;
     this.data.write(fullKey, { value: String(next), expiresAt }, now);
     return next;
+  }
+  async addToSet(key: string, member: string, options: { ttlSeconds: number }): Promise<void> {
+    assertTtlSeconds(options.ttlSeconds);
+    const now = Date.now();
+    const fullKey = this.key(key);
+    const members = this.data.read(fullKey, now)?.members ?? new Set<string>();
+    members.add(member);
+    this.data.write(fullKey, { value: "", members, expiresAt: now + options.ttlSeconds * 1000 }, now);
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return [...(this.data.read(this.key(key), Date.now())?.members ?? [])];
+  }
+
+  async removeFromSet(key: string, ...members: string[]): Promise<number> {
+    const entry = this.data.read(this.key(key), Date.now());
+    if (!entry?.members) return 0;
+    let removed = 0;
+    for (const member of new Set(members)) if (entry.members.delete(member)) removed += 1;
+    if (entry.members.size === 0) this.data.entries.delete(this.key(key));
+    return removed;
   }
 }

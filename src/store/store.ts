@@ -1,5 +1,6 @@
 /**
- * The key-value store the app needs (rate-limit counters, session-touch throttles, presence, unread counters).
+ * The key-value store the app needs (rate-limit counters, session-touch throttles, presence, unread counters,
+ * where each user holds sockets).
  * Kept deliberately small: add an operation here when a feature needs it, and implement it in both stores.
  *
  * Keys passed to a store are logical keys; each implementation applies its configured prefix itself.
@@ -39,6 +40,12 @@ export interface KeyValueStore {
   delete(...keys: string[]): Promise<number>;
   /** Atomically adds `by` (default 1) and returns the new value; see IncrementOptions.ttlSeconds. */
   increment(key: string, options?: IncrementOptions): Promise<number>;
+  /** Adds `member` to the set at `key` and gives the set `ttlSeconds` to live (every call renews it). */
+  addToSet(key: string, member: string, options: { ttlSeconds: number }): Promise<void>;
+  /** The members of the set at `key`, in no particular order (none when it does not exist). */
+  setMembers(key: string): Promise<string[]>;
+  /** Removes these members from the set at `key`; returns how many were in it. */
+  removeFromSet(key: string, ...members: string[]): Promise<number>;
 }
 
 /** Any failure of a store operation. A plain StoreError is a rejected command (e.g. value is not an integer). */

@@ -164,6 +164,23 @@ export class UpstashStore implements KeyValueStore {
       throw new StoreUnavailableError("store unavailable: malformed INCRBY reply");
     return reply;
   }
+  async addToSet(key: string, member: string, options: { ttlSeconds: number }): Promise<void> {
+    assertTtlSeconds(options.ttlSeconds);
+    const fullKey = this.key(key);
+    await this.run(() => this.redis.multi().sadd(fullKey, member).expire(fullKey, options.ttlSeconds).exec());
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    const members = await this.run(() => this.redis.smembers<string[]>(this.key(key)));
+    if (!Array.isArray(members))
+      throw new StoreUnavailableError("store unavailable: malformed SMEMBERS reply");
+    return members.map(String);
+  }
+
+  async removeFromSet(key: string, ...members: string[]): Promise<number> {
+    if (members.length === 0) return 0;
+    return this.run(() => this.redis.srem(this.key(key), ...members));
+  }
 }
 
 /**

@@ -166,6 +166,27 @@ for (const target of targets) {
       expect(await store.increment("window", { ttlSeconds: 1 })).toBe(1);
     });
 
+    it("keeps sets: adds once, lists, removes, renews the TTL on every addition", async () => {
+      expect(await store.setMembers("rooms")).toEqual([]);
+      await store.addToSet("rooms", "channel:1", { ttlSeconds: 1 });
+      await store.addToSet("rooms", "dm:2", { ttlSeconds: 1 });
+      await store.addToSet("rooms", "channel:1", { ttlSeconds: 1 });
+      expect((await store.setMembers("rooms")).sort()).toEqual(["channel:1", "dm:2"]);
+      // Members that look like JSON numbers stay strings.
+      await store.addToSet("rooms", "42", { ttlSeconds: 1 });
+      expect(await store.setMembers("rooms")).toContain("42");
+      expect(await store.removeFromSet("rooms", "dm:2", "nope", "dm:2")).toBe(1);
+      expect(await store.removeFromSet("rooms")).toBe(0);
+      expect((await store.setMembers("rooms")).sort()).toEqual(["42", "channel:1"]);
+      await sleep(600);
+      await store.addToSet("rooms", "dm:3", { ttlSeconds: 1 });
+      await sleep(600);
+      expect((await store.setMembers("rooms")).sort()).toEqual(["42", "channel:1", "dm:3"]);
+      await sleep(700);
+      expect(await store.setMembers("rooms")).toEqual([]);
+      await expect(store.addToSet("rooms", "x", { ttlSeconds: 0 })).rejects.toThrow(RangeError);
+    });
+
     it("isolates stores with different key prefixes", async () => {
       const prefixA = uniqueKeyPrefix(`isolation-a-${target.kind}`);
       const prefixB = uniqueKeyPrefix(`isolation-b-${target.kind}`);
