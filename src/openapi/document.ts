@@ -62,7 +62,9 @@ const DESCRIPTION = `The Braumchat API (a Cloudflare Worker).
   Pydantic-v1-style issues (\`loc\`, \`msg\`, \`type\`).
 - Every request counts against a per-client limit (per user when authenticated, per IP otherwise);
   a limited request gets 429 with \`Retry-After\` and \`RateLimit-*\` headers.
-- Creates answer 200, not 201. Timestamps are ISO 8601 with an offset.`;
+- Creates answer 200, not 201. Timestamps are ISO 8601 with an offset.
+- The sockets (\`/ws/...\`): their frames, events, close codes and limits are described by an
+  AsyncAPI 3.0 document, [/asyncapi.json](/asyncapi.json), which [/docs/sockets](/docs/sockets) shows.`;
 
 export function buildOpenApiDocument() {
   const generator = new OpenAPIHono();

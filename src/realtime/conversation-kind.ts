@@ -10,7 +10,7 @@ import type { MessageTable, ReadState, StoredMessage } from "../services/convers
 import type { Notifier } from "../services/notifier";
 import type { MessageScope } from "../services/rate-limits";
 import type { ConversationKind } from "./names";
-import type { ServerEvent } from "./protocol/server-events";
+import type { MessageEventPayload, ServerEvent } from "./protocol/server-events";
 import type { SocketLease } from "./socket-liveness";
 import type { Refusal } from "./write-queue";
 
@@ -73,7 +73,7 @@ export interface ConversationKindRules<C extends Conversation> {
   /** The ids every event of the conversation carries besides its own (`workspace_id`, `channel_id` / `thread_id`). */
   conversationFields(conversation: C): Record<string, number | null>;
   /** The payload of `message`, `message.updated` and `message.deleted`. */
-  eventPayload(message: StoredMessage, conversation: C, clientId: string | null): unknown;
+  eventPayload(message: StoredMessage, conversation: C, clientId: string | null): MessageEventPayload;
   /** Whose read pointers a reader sees beside their own. */
   readPeers(conversation: C, userId: number): number[];
   /** The `read` event after a pointer moved, and to whom (a tag, or everyone); null for none. */

@@ -38,8 +38,8 @@ import { conversationName, feedName, PING_FRAME, PONG_FRAME } from "./names";
 import { createNotifier } from "./notifier";
 import { Presence } from "./presence";
 import { parseClientFrame } from "./protocol/client-frames";
-import { CLOSE_CODES } from "./protocol/close-codes";
-import { errorEvent } from "./protocol/server-events";
+import { CLOSE_CODES, CLOSE_REASONS } from "./protocol/close-codes";
+import { CATCH_UP_MAX, errorEvent } from "./protocol/server-events";
 import { type HandOff, refuseHandshake, SocketHost } from "./socket-host";
 import { closeQuietly, isOpen, type LeasedSocket } from "./socket-liveness";
 import { DatabaseUnavailableError, type PostOutcome, type Refusal, unavailable } from "./write-queue";
@@ -48,8 +48,6 @@ export type { Gated };
 
 /** Idle seconds after which the object closes its database connection, so it can hibernate. */
 const OBJECT_DB_IDLE_SECONDS = 5;
-/** A reconnecting client missed more than this: it is told to re-fetch through REST instead. */
-export const CATCH_UP_MAX = 200;
 
 export interface PresentUser {
   user_id: number;
@@ -195,7 +193,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       if (gate.ok) continue;
       // Lost the conversation: "Access revoked"; still a reader (a read-only thread): why not live.
       const reader = (await this.gate.check(id, userId, "read")).ok;
-      const reason = reader ? gate.refusal.detail : "Access revoked";
+      const reason = reader ? gate.refusal.detail : CLOSE_REASONS.accessRevoked;
       closed += this.closeUserSockets(userId, CLOSE_CODES.policy, reason).length;
       this.presenceOf.leaveIfGone(userId);
     }

@@ -34,7 +34,7 @@ import type { ConversationData } from "./conversation-data";
 import { type ConversationGate, type Gated, type Need, refused } from "./conversation-gate";
 import type { Conversation, ConversationKindRules, Standing } from "./conversation-kind";
 import { userTag } from "./names";
-import type { ServerEvent } from "./protocol/server-events";
+import type { MessageEventType, ServerEvent } from "./protocol/server-events";
 import {
   BATCH_MAX,
   DatabaseUnavailableError,
@@ -283,7 +283,7 @@ export class ConversationWriter<C extends Conversation> {
   private change(
     input: { conversationId: number; userId: number; messageId: number },
     need: Need,
-    eventType: string,
+    eventType: MessageEventType,
     run: (standing: Standing, conversation: C) => Promise<ChangeOutcome>,
   ): Promise<Gated<StoredMessage>> {
     return this.guarded(input.conversationId, input.userId, need, (conversation, standing) =>

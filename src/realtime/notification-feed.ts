@@ -27,10 +27,9 @@
  *     its TTL runs out.
  */
 import type { Env } from "../env";
-import type { NotificationEvent } from "../services/notifier";
 import { ONLINE_TTL_SECONDS, onlineKey, socketRoomsKey } from "../store/keys";
 import { encodeFrame, sendToAll } from "./fan-out";
-import { CLOSE_CODES } from "./protocol/close-codes";
+import { CLOSE_CODES, CLOSE_REASONS } from "./protocol/close-codes";
 import { type HandOff, SocketHost } from "./socket-host";
 import { closeQuietly, type LeasedSocket, type SocketLease } from "./socket-liveness";
 
@@ -64,9 +63,10 @@ export class NotificationFeed extends SocketHost<SocketLease> {
   /**
    * Sends one event to every open socket of the user; returns how many got it. An event that
    * cannot be encoded is dropped and logged; a socket whose send fails is closed (so its client
-   * reconnects) and the others still get the frame.
+   * reconnects) and the others still get the frame. Services reach it through the Notifier, whose
+   * events are typed (services/notifier.ts); here any event is sent as it is.
    */
-  async deliver(event: NotificationEvent): Promise<number> {
+  async deliver(event: { type: string; payload: Record<string, unknown> }): Promise<number> {
     const frame = encodeFrame(event);
     if (frame === null) {
       this.log.error("notification event could not be encoded; dropped", { type: event.type });
@@ -76,13 +76,13 @@ export class NotificationFeed extends SocketHost<SocketLease> {
     const live: WebSocket[] = [];
     for (const { ws, lease } of this.leasedSockets()) {
       // A token that expired since the last alarm gets nothing more.
-      if (lease.expiresAt <= now) closeQuietly(ws, CLOSE_CODES.policy, "Token expired");
+      if (lease.expiresAt <= now) closeQuietly(ws, CLOSE_CODES.policy, CLOSE_REASONS.tokenExpired);
       else live.push(ws);
     }
     const result = sendToAll(live, frame);
     for (const { socket, error } of result.failed) {
       this.log.warn("notification send failed; closing that socket", { type: event.type, err: error });
-      closeQuietly(socket, CLOSE_CODES.internalError, "Send failed");
+      closeQuietly(socket, CLOSE_CODES.internalError, CLOSE_REASONS.sendFailed);
     }
     return result.delivered;
   }

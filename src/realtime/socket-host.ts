@@ -41,7 +41,7 @@ import type { KeyValueStore } from "../store/store";
 import { encodeFrame, sendToAll } from "./fan-out";
 import { type Bucket, MAX_FRAME_CHARS, newBucket, spendFrame } from "./frame-budget";
 import { userTag } from "./names";
-import { CLOSE_CODES } from "./protocol/close-codes";
+import { CLOSE_CODES, CLOSE_REASONS, frameTooBigReason } from "./protocol/close-codes";
 import type { ServerEvent } from "./protocol/server-events";
 import {
   closeLapsed,
@@ -186,12 +186,12 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
   override async webSocketMessage(ws: WebSocket, frame: string | ArrayBuffer): Promise<void> {
     const attachment = leaseOf<A>(ws);
     if (!attachment) {
-      closeQuietly(ws, CLOSE_CODES.internalError, "Lost connection state");
+      closeQuietly(ws, CLOSE_CODES.internalError, CLOSE_REASONS.lostState);
       return;
     }
     const size = typeof frame === "string" ? frame.length : frame.byteLength;
     if (size > MAX_FRAME_CHARS) {
-      closeQuietly(ws, CLOSE_CODES.tooBig, `Frames are limited to ${MAX_FRAME_CHARS} characters`);
+      closeQuietly(ws, CLOSE_CODES.tooBig, frameTooBigReason(MAX_FRAME_CHARS));
       return;
     }
     const now = Date.now();
@@ -203,7 +203,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
     }
     const verdict = spendFrame(bucket, now, rate);
     if (verdict === "close") {
-      closeQuietly(ws, CLOSE_CODES.policy, "Too many frames");
+      closeQuietly(ws, CLOSE_CODES.policy, CLOSE_REASONS.tooManyFrames);
       return;
     }
     if (verdict !== "accept") {
@@ -211,7 +211,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
       return;
     }
     if (attachment.expiresAt <= now) {
-      closeQuietly(ws, CLOSE_CODES.policy, "Token expired");
+      closeQuietly(ws, CLOSE_CODES.policy, CLOSE_REASONS.tokenExpired);
       return;
     }
     attachment.lastSeenAt = now;
@@ -228,8 +228,8 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.log.warn("socket error", { err: error });
-    closeQuietly(ws, CLOSE_CODES.internalError, "Socket error");
-    await this.socketGone(ws, CLOSE_CODES.internalError, "Socket error");
+    closeQuietly(ws, CLOSE_CODES.internalError, CLOSE_REASONS.socketError);
+    await this.socketGone(ws, CLOSE_CODES.internalError, CLOSE_REASONS.socketError);
   }
 
   private async socketGone(ws: WebSocket, code: number, reason: string) {
@@ -282,7 +282,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
     let closed = 0;
     for (const { ws, lease } of sockets) {
       if (lease.sessionId !== null && revoked.has(lease.sessionId)) {
-        closeQuietly(ws, CLOSE_CODES.policy, "Session revoked");
+        closeQuietly(ws, CLOSE_CODES.policy, CLOSE_REASONS.sessionRevoked);
         closed++;
         await this.onSocketGone(ws, lease);
       }
@@ -328,7 +328,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
     const result = sendToAll(this.openSockets(tag), frame);
     for (const { socket, error } of result.failed) {
       this.log.warn("send failed; closing that socket", { type: event.type, err: error });
-      closeQuietly(socket, CLOSE_CODES.internalError, "Send failed");
+      closeQuietly(socket, CLOSE_CODES.internalError, CLOSE_REASONS.sendFailed);
     }
     return result.delivered;
   }
@@ -340,7 +340,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
       ws.send(frame);
     } catch (error) {
       this.log.warn("send failed; closing that socket", { type: event.type, err: error });
-      closeQuietly(ws, CLOSE_CODES.internalError, "Send failed");
+      closeQuietly(ws, CLOSE_CODES.internalError, CLOSE_REASONS.sendFailed);
     }
   }
 

@@ -22,6 +22,7 @@
  */
 
 import type { Logger } from "../log";
+import { CLOSE_REASONS } from "./protocol/close-codes";
 
 /** Contract 3.2: at least one inbound frame every 25 s, else close with 1001. */
 export const IDLE_TIMEOUT_MS = 25_000;
@@ -84,7 +85,7 @@ export function openLeasedSockets<L extends SocketLease>(
     if (!isOpen(ws)) continue;
     const lease = leaseOf<L>(ws);
     if (lease) result.push({ ws, lease });
-    else closeQuietly(ws, CLOSE_INTERNAL_ERROR, "Lost connection state");
+    else closeQuietly(ws, CLOSE_INTERNAL_ERROR, CLOSE_REASONS.lostState);
   }
   return result;
 }
@@ -111,9 +112,10 @@ export function closeLapsed<L extends SocketLease>(
 ): LeasedSocket<L>[] {
   const kept: LeasedSocket<L>[] = [];
   for (const entry of sockets) {
-    if (entry.lease.expiresAt <= now) closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Token expired");
+    if (entry.lease.expiresAt <= now)
+      closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, CLOSE_REASONS.tokenExpired);
     else if (now - lastActivityAt(ctx, entry.ws, entry.lease) >= IDLE_TIMEOUT_MS) {
-      closeQuietly(entry.ws, CLOSE_GOING_AWAY, "Idle timeout");
+      closeQuietly(entry.ws, CLOSE_GOING_AWAY, CLOSE_REASONS.idleTimeout);
     } else kept.push(entry);
   }
   return kept;
@@ -152,7 +154,7 @@ export async function closeRevoked<L extends SocketLease>(
   }
   return sockets.filter((entry) => {
     if (!entry.lease.sessionId || !gone.has(entry.lease.sessionId)) return true;
-    closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, "Session revoked");
+    closeQuietly(entry.ws, CLOSE_POLICY_VIOLATION, CLOSE_REASONS.sessionRevoked);
     return false;
   });
 }

@@ -6,10 +6,15 @@
  * (a user without an open socket simply misses the event, as in the original) and a failure
  * to deliver never fails the request that caused it.
  *
- * Payloads must be plain JSON (timestamps as ISO strings, contract D4).
+ * Payloads must be plain JSON (timestamps as ISO strings, contract D4). Each type is described, with
+ * its payload's schema, in realtime/protocol/notification-events.ts (which /asyncapi.json is
+ * generated from): a type not described there does not compile, and the recording test
+ * (test/realtime/protocol-frames.test.ts) validates the payloads services really send.
  */
+import type { NotificationEventType } from "../realtime/protocol/notification-events";
+
 export interface NotificationEvent {
-  type: string;
+  type: NotificationEventType;
   payload: Record<string, unknown>;
 }
 

@@ -1,7 +1,8 @@
 /**
  * GET /docs in a real headless Chromium (issue 15, item 2): the page renders every operation of
  * /openapi.json with nothing but this Worker's own files — no request to another host, no
- * Content-Security-Policy violation, no script error. The browser visits the Worker under a host
+ * Content-Security-Policy violation, no script error. Likewise /docs/sockets (issue 15, item 3),
+ * linked from /docs, shows every socket and message of /asyncapi.json with its style sheet. The browser visits the Worker under a host
  * name, as people do (Swagger UI behaves differently on localhost and 127.0.0.1).
  *
  * Requests are watched twice: by the page (the DevTools protocol's request events, and the page's
@@ -109,6 +110,46 @@ describe.skipIf(!hasBrowser)("/docs in headless Chromium", () => {
           "GET /health",
         ].sort(),
       );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "links /docs/sockets, which shows every socket and message of /asyncapi.json under the same policy",
+    async () => {
+      const openapi = (await (await app.fetch("/openapi.json")).json()) as OpenApiDocument;
+      const asyncapi = (await (await app.fetch("/asyncapi.json")).json()) as {
+        channels: Record<string, { address: string }>;
+        components: { messages: Record<string, unknown> };
+      };
+      const watched = await openWatched(origin, app.url);
+      const { page } = watched;
+      await openDocsPage(page, `${origin}/docs`, documentOperations(openapi).length, LOAD_TIMEOUT_MS);
+      // Swagger UI renders the document's description, which links the sockets' page.
+      expect(await page.locator('.info a[href="/docs/sockets"]').count()).toBeGreaterThan(0);
+
+      const response = await page.goto(`${origin}/docs/sockets`, {
+        waitUntil: "load",
+        timeout: LOAD_TIMEOUT_MS,
+      });
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()["content-security-policy"]).toContain("default-src 'none'");
+      const addresses = await page.$$eval("h2.channel code", (codes) =>
+        codes.map((code) => code.textContent),
+      );
+      expect(addresses).toEqual(Object.values(asyncapi.channels).map((channel) => channel.address));
+      const messages = await page.$$eval("article.message[id^='message-']", (articles) =>
+        articles.map((article) => article.id.replace("message-", "")),
+      );
+      expect(new Set(messages)).toEqual(new Set(Object.keys(asyncapi.components.messages)));
+      // The style sheet applied: a file of this origin, allowed by the policy.
+      const collapse = await page.$eval("table", (table) => getComputedStyle(table).borderCollapse);
+      expect(collapse).toBe("collapse");
+
+      expect(await misbehaviour(proxy, watched)).toEqual(WELL_BEHAVED);
+      const fetched = proxy.requests.filter((request) => request.startsWith(`GET ${origin}/docs/s`));
+      expect(fetched.map(withoutHash)).toEqual(["GET /docs/sockets"]);
+      expect(proxy.requests.map(withoutHash)).toContain("GET /docs/assets/sockets.css");
     },
     TEST_TIMEOUT_MS,
   );

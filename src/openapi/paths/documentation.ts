@@ -1,4 +1,7 @@
-/** This document and its viewer (src/routes/openapi.ts, src/openapi/viewer/assets.ts). */
+/**
+ * This document and its viewer (src/routes/openapi.ts, src/openapi/viewer/assets.ts), and the
+ * sockets' AsyncAPI document with its page (src/openapi/asyncapi/).
+ */
 import { z } from "zod";
 import { operation } from "../define";
 
@@ -36,12 +39,38 @@ export const documentationOperations = [
   }),
   operation({
     method: "get",
+    path: "/asyncapi.json",
+    tag,
+    summary: "The sockets' AsyncAPI 3.0 document",
+    description:
+      "The three sockets (/ws/chat, /ws/dm, /ws/notifications): every frame a client sends and every event " +
+      "it receives with its JSON Schema, the handshake, `since` and `resync`, `client_id` replay, close " +
+      "codes (`x-close-codes`), error codes (`x-error-codes`) and limits with this deployment's settings " +
+      "(`x-limits`). Generated from the schemas the server's frame parser validates with.",
+    auth: false,
+    ok: { description: "The document.", schema: z.looseObject({ asyncapi: z.literal("3.0.0") }) },
+  }),
+  operation({
+    method: "get",
+    path: "/docs/sockets",
+    tag,
+    summary: "The socket protocol for people (/asyncapi.json as a page)",
+    description:
+      "One HTML page rendered by the Worker from /asyncapi.json, without script, under the same " +
+      "`Content-Security-Policy` as /docs, with `ETag` and `Cache-Control: no-cache`.",
+    auth: false,
+    ok: { description: "An HTML page.", schema: z.string(), mediaType: "text/html" },
+    extraResponses: notModified,
+  }),
+  operation({
+    method: "get",
     path: "/docs/assets/{file}",
     tag,
     summary: "A file of the documentation page (Swagger UI's script and style, its start script)",
     description:
       "The names are the ones /docs links to, each with a hash of its content " +
-      "(`swagger-ui-bundle.<hash>.js`, `swagger-ui.css` likewise, `docs-init.<hash>.js`): a file " +
+      "(`swagger-ui-bundle.<hash>.js`, `swagger-ui.css` likewise, `docs-init.<hash>.js`, and " +
+      "/docs/sockets' `sockets.<hash>.css`): a file " +
       "never changes under its name, so it is sent with `Cache-Control: public, max-age=31536000, " +
       "immutable` and an `ETag`. JavaScript is `text/javascript`, the style sheet `text/css`.",
     auth: false,

@@ -1,6 +1,6 @@
 /**
  * The socket endpoints (contract 3; src/routes/sockets.ts), described
- * as the GET requests they are. Their handshakes parse the path and query by hand (a refusal is a
+ * as the GET requests they are; what goes over them is /asyncapi.json's (src/openapi/asyncapi/). Their handshakes parse the path and query by hand (a refusal is a
  * 403 before the upgrade, not a 422), so these parameter schemas are documentation only.
  */
 import { z } from "zod";
@@ -33,11 +33,18 @@ const handshake: Omit<Operation, "method" | "path" | "tag" | "summary"> = {
   auth: false,
   unvalidated: true,
   routeLimit:
-    "handshakes per user (or per IP without a valid token); a plain GET counts against the global limit",
+    "handshakes per user (or per IP without a valid token); a plain GET counts against the global limit; " +
+    "or the user already holds WS_MAX_SOCKETS_PER_USER open sockets on this conversation or feed " +
+    "(`Too many open sockets (at most N per user here)`)",
   security: [{ socketToken: [] }, { socketSubprotocol: [] }],
-  ok: { status: 101, description: "Switching Protocols: the socket is open." },
+  ok: {
+    status: 101,
+    description:
+      "Switching Protocols: the socket is open. Its frames and events: /asyncapi.json, shown at /docs/sockets.",
+  },
   errors: {
     403: "The handshake was refused before the upgrade; `detail` names why (no or bad token, revoked session, no access, a browser Origin not in CORS_ORIGINS).",
+    503: "The database could not be reached (`Retry-After`).",
     426: "`This endpoint only accepts WebSocket upgrades` (a plain GET, without `Upgrade: websocket`).",
   },
 };

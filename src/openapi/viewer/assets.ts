@@ -11,6 +11,7 @@
 
 import swaggerUiCss from "swagger-ui-dist/swagger-ui.css";
 import swaggerUiBundle from "swagger-ui-dist/swagger-ui-bundle.js";
+import { SOCKETS_PAGE_CSS } from "../asyncapi/page-style";
 import docsInit from "./docs-init.js";
 import { hashedName } from "./http-cache";
 
@@ -44,15 +45,25 @@ export interface DocsFile {
 const JS = "text/javascript; charset=utf-8";
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-/** Name (before the hash goes in), content, type. The order is the page's loading order. */
+const CSS = "text/css; charset=utf-8";
+
+/**
+ * Name (before the hash goes in), content, type. The order is the page's loading order; the last
+ * is /docs/sockets' style sheet (asyncapi/page.ts).
+ */
 const SOURCES = [
-  { name: "swagger-ui.css", body: swaggerUiCss, contentType: "text/css; charset=utf-8" },
+  { name: "swagger-ui.css", body: swaggerUiCss, contentType: CSS },
   { name: "swagger-ui-bundle.js", body: swaggerUiBundle, contentType: JS },
   { name: "docs-init.js", body: docsInit, contentType: JS },
+  { name: "sockets.css", body: SOCKETS_PAGE_CSS, contentType: CSS },
 ] as const;
+
+type SourceName = (typeof SOURCES)[number]["name"];
 
 interface Catalogue {
   page: DocsFile;
+  /** The hashed URL of each file, by its plain name. */
+  urls: Map<string, string>;
   /** By hashed file name, e.g. `swagger-ui-bundle.0123456789abcdef.js`. */
   assets: Map<string, DocsFile>;
 }
@@ -63,7 +74,7 @@ async function contentHash(body: string): Promise<string> {
   return [...new Uint8Array(digest, 0, 8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-function pageHtml(url: (name: (typeof SOURCES)[number]["name"]) => string): string {
+function pageHtml(url: (name: SourceName) => string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -96,14 +107,18 @@ async function buildCatalogue(): Promise<Catalogue> {
       etag: `"${hash}"`,
     });
   }
-  const html = pageHtml((name) => urls.get(name) as string);
-  const page: DocsFile = {
+  const page = await htmlPage(pageHtml((name) => urls.get(name) as string));
+  return { page, assets, urls };
+}
+
+/** An HTML page of the documentation: revalidated on every visit (ETag). */
+export async function htmlPage(html: string): Promise<DocsFile> {
+  return {
     body: html,
     contentType: "text/html; charset=utf-8",
     cacheControl: "no-cache",
     etag: `"${await contentHash(html)}"`,
   };
-  return { page, assets };
 }
 
 let catalogue: Promise<Catalogue> | undefined;
@@ -119,6 +134,11 @@ function loadCatalogue(): Promise<Catalogue> {
 
 export async function docsPage(): Promise<DocsFile> {
   return (await loadCatalogue()).page;
+}
+
+/** Where a file is served: `/docs/assets/<name with its hash>`. */
+export async function docsAssetUrl(name: SourceName): Promise<string> {
+  return (await loadCatalogue()).urls.get(name) as string;
 }
 
 /** The asset of that hashed file name; undefined for any other name (an old hash included). */

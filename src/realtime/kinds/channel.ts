@@ -10,6 +10,7 @@ import { toMessageEvent } from "../../presenters/messages";
 import { canSeeChannel, channelReaders, findChannelAccess, isManager } from "../../services/access";
 import { channelMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
+import { CLOSE_REASONS } from "../protocol/close-codes";
 import type { Refusal } from "../write-queue";
 
 export interface ChannelConversation {
@@ -25,7 +26,7 @@ export const channelRules: ConversationKindRules<ChannelConversation> = {
   table: channelMessageTable,
   notFound,
   removeNeeds: "write",
-  deletedReason: "Channel deleted",
+  deletedReason: CLOSE_REASONS.channelDeleted,
 
   async load(db, id) {
     const [row] = await db

@@ -22,6 +22,7 @@ import { toDirectMessageEvent, toReadReceipt } from "../../presenters/dm";
 import { canReach, isThreadParticipant, THREAD_READ_ONLY, threadReaders } from "../../services/access";
 import { directMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
+import { CLOSE_REASONS } from "../protocol/close-codes";
 import type { Refusal } from "../write-queue";
 
 export interface ThreadConversation {
@@ -40,7 +41,7 @@ export const dmRules: ConversationKindRules<ThreadConversation> = {
   table: directMessageTable,
   notFound,
   removeNeeds: "read",
-  deletedReason: "Thread deleted",
+  deletedReason: CLOSE_REASONS.threadDeleted,
 
   async load(db, id) {
     const [row] = await db
