@@ -39,7 +39,7 @@ import { createStore } from "../store";
 import { ONLINE_TTL_SECONDS, onlineKey } from "../store/keys";
 import type { KeyValueStore } from "../store/store";
 import { encodeFrame, sendToAll } from "./fan-out";
-import { type Bucket, MAX_FRAME_CHARS, newBucket, spendFrame } from "./frame-budget";
+import { type Bucket, type FrameVerdict, MAX_FRAME_CHARS, newBucket, spendFrame } from "./frame-budget";
 import { userTag } from "./names";
 import { CLOSE_CODES, CLOSE_REASONS, frameTooBigReason } from "./protocol/close-codes";
 import type { ServerEvent } from "./protocol/server-events";
@@ -183,6 +183,22 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
 
   // -- Socket events -------------------------------------------------------------------------
 
+  /**
+   * The frame budget is a rate limit like the others: RATE_LIMITS_ENABLED=false (load tests, where
+   * one socket sends 20 messages a second) lifts it. The frame size limit and the socket cap are
+   * resource bounds, not rate limits, and stay.
+   */
+  private spendFrameBudget(ws: WebSocket, now: number): FrameVerdict {
+    if (this.config?.rateLimits.enabled === false) return "accept";
+    const rate = this.config?.sockets.framesPerSecond;
+    let bucket = this.budgets.get(ws);
+    if (!bucket) {
+      bucket = newBucket(now, rate);
+      this.budgets.set(ws, bucket);
+    }
+    return spendFrame(bucket, now, rate);
+  }
+
   override async webSocketMessage(ws: WebSocket, frame: string | ArrayBuffer): Promise<void> {
     const attachment = leaseOf<A>(ws);
     if (!attachment) {
@@ -195,13 +211,7 @@ export abstract class SocketHost<A extends SocketLease> extends DurableObject<En
       return;
     }
     const now = Date.now();
-    const rate = this.config?.sockets.framesPerSecond;
-    let bucket = this.budgets.get(ws);
-    if (!bucket) {
-      bucket = newBucket(now, rate);
-      this.budgets.set(ws, bucket);
-    }
-    const verdict = spendFrame(bucket, now, rate);
+    const verdict = this.spendFrameBudget(ws, now);
     if (verdict === "close") {
       closeQuietly(ws, CLOSE_CODES.policy, CLOSE_REASONS.tooManyFrames);
       return;

@@ -99,3 +99,33 @@ describe("a member flooding a channel", () => {
     for (const socket of [...open, other, elsewhere]) await socket.close();
   });
 });
+
+describe("with RATE_LIMITS_ENABLED=false (load tests)", () => {
+  let unlimited: TestApp;
+  let world: Room;
+
+  beforeAll(async () => {
+    unlimited = await startApp({ env: { RATE_LIMITS_ENABLED: "false" } });
+    world = await buildRoom(unlimited);
+  }, 60_000);
+
+  afterAll(async () => {
+    await unlimited?.close();
+  });
+
+  it("lifts the frame budget with the other limits, but not the frame size limit", async () => {
+    const channelId = await freshChannel(unlimited, world);
+    const sender = await joinChat(unlimited, world, world.member, { channelId });
+    // Three times the burst the budget allows (four seconds at 10 frames a second), at once.
+    const total = 120;
+    for (let i = 0; i < total; i++) sender.send({ type: "message", content: `m${i}`, client_id: `c-${i}` });
+    const echoes: string[] = [];
+    while (echoes.length < total)
+      echoes.push(((await sender.next("message", 15_000)).payload as { content: string }).content);
+    expect(echoes).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+    expect(sender.pending().filter((f) => f.type === "error")).toEqual([]);
+
+    sender.sendText(JSON.stringify({ type: "message", content: "x".repeat(32 * 1024) }));
+    expect((await closeFrame(sender, 5_000)).code).toBe(1009);
+  }, 60_000);
+});
