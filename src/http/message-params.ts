@@ -4,7 +4,7 @@
  * answer to a post.
  */
 import { z } from "zod";
-import type { PostOutcome } from "../realtime/write-queue";
+import type { PostOutcome } from "../realtime/write-ports";
 import type { StoredMessage } from "../services/conversation-messages";
 import {
   CLIENT_ID_MAX_CHARS,

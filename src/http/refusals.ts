@@ -4,7 +4,7 @@
  */
 import { AppError } from "../errors";
 import type { Gated } from "../realtime/conversation-room";
-import type { Refusal } from "../realtime/write-queue";
+import type { Refusal } from "../realtime/write-ports";
 import type { RateDecision } from "../services/rate-limits";
 import { rateLimitRefusal } from "./rate-limit";
 

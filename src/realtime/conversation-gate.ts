@@ -6,7 +6,7 @@
 import type { Database } from "../db/client";
 import { AccessCache } from "./access-cache";
 import type { Conversation, ConversationKindRules, Standing } from "./conversation-kind";
-import type { Refusal } from "./write-queue";
+import type { Refusal } from "./write-ports";
 
 /** A refusal, or what was asked for. Every RPC of a conversation object answers this way (never by throwing). */
 export type Gated<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };

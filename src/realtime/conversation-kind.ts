@@ -12,7 +12,7 @@ import type { MessageScope } from "../services/rate-limits";
 import type { ConversationKind } from "./names";
 import type { MessageEventPayload, ServerEvent } from "./protocol/server-events";
 import type { SocketLease } from "./socket-liveness";
-import type { Refusal } from "./write-queue";
+import type { Refusal } from "./write-ports";
 
 /** A conversation as its object needs it: its id and what access and events depend on. */
 export interface Conversation {

@@ -42,7 +42,7 @@ import { CLOSE_CODES, CLOSE_REASONS } from "./protocol/close-codes";
 import { CATCH_UP_MAX, errorEvent } from "./protocol/server-events";
 import { type HandOff, refuseHandshake, SocketHost } from "./socket-host";
 import { closeQuietly, isOpen, type LeasedSocket } from "./socket-liveness";
-import { DatabaseUnavailableError, type PostOutcome, type Refusal, unavailable } from "./write-queue";
+import { DatabaseUnavailableError, type PostOutcome, type Refusal, unavailable } from "./write-ports";
 
 export type { Gated };
 

@@ -35,14 +35,8 @@ import { type ConversationGate, type Gated, type Need, refused } from "./convers
 import type { Conversation, ConversationKindRules, Standing } from "./conversation-kind";
 import { userTag } from "./names";
 import type { MessageEventType, ServerEvent } from "./protocol/server-events";
-import {
-  BATCH_MAX,
-  DatabaseUnavailableError,
-  type PostOutcome,
-  type Refusal,
-  unavailable,
-  WriteQueue,
-} from "./write-queue";
+import { DatabaseUnavailableError, type PostOutcome, type Refusal, unavailable } from "./write-ports";
+import { BATCH_MAX, WriteQueue } from "./write-queue";
 
 /** What the writer needs of the object it works for. */
 export interface WriterHost<C extends Conversation> {

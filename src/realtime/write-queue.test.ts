@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLIENT_ID_TTL_MS } from "../services/message-rules";
 import { memoryClientIds } from "./client-ids";
-import { BATCH_MAX, HOLD_MS, type Post, type Refusal, type WritePorts, WriteQueue } from "./write-queue";
+import type { Post, Refusal, WritePorts } from "./write-ports";
+import { BATCH_MAX, HOLD_MS, WriteQueue } from "./write-queue";
 
 interface Msg {
   id: number;

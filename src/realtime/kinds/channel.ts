@@ -11,7 +11,7 @@ import { canSeeChannel, channelReaders, findChannelAccess, isManager } from "../
 import { channelMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
 import { CLOSE_REASONS } from "../protocol/close-codes";
-import type { Refusal } from "../write-queue";
+import type { Refusal } from "../write-ports";
 
 export interface ChannelConversation {
   id: number;

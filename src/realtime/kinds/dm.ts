@@ -23,7 +23,7 @@ import { canReach, isThreadParticipant, THREAD_READ_ONLY, threadReaders } from "
 import { directMessageTable } from "../../services/conversation-messages";
 import type { ConversationKindRules } from "../conversation-kind";
 import { CLOSE_REASONS } from "../protocol/close-codes";
-import type { Refusal } from "../write-queue";
+import type { Refusal } from "../write-ports";
 
 export interface ThreadConversation {
   id: number;
