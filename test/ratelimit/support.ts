@@ -43,7 +43,10 @@ export function expectLimited(res: ApiResponse, limit: number, windowMs: number)
   expect(res.headers.get("ratelimit-reset")).toBe(String(retryAfter));
 }
 
-/** CORS headers as every answer to an allowed origin carries them (docs/original-defects.md#d5-rate-limit-500s), with the rate headers exposed. */
+/**
+ * CORS headers as every answer to an allowed origin carries them
+ * (docs/original-defects.md#d5-rate-limit-500s), with the rate headers exposed.
+ */
 export function expectCors(res: ApiResponse): void {
   expect(res.headers.get("access-control-allow-origin")).toBe(ORIGIN);
   expect(res.headers.get("access-control-allow-credentials")).toBe("true");
