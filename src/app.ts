@@ -1,6 +1,6 @@
 /**
- * The HTTP application: middleware in the order that gives the contract's behaviour, then
- * the route modules, each of which reads like its section of ../shared/CONTRACT.md.
+ * The HTTP application: middleware in the order that gives the documented behaviour, then
+ * the route modules, each of which reads like its section of docs/http-api.md.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./context";
@@ -44,7 +44,8 @@ export function createApp(options: AppOptions = {}) {
   // errors included; a malformed body is refused (422) before authentication, as upstream.
   app.use(requestContext(options));
   app.use(async (c, next) => (c.var.config ? cors(c, next) : next()));
-  // Rate limits inside CORS (a 429 carries CORS headers, D5), after preflights, before any body is read.
+  // Rate limits inside CORS (a 429 carries CORS headers, docs/original-defects.md#d5-rate-limit-500s), after
+  // preflights, before any body is read.
   app.use(globalRateLimit);
   app.use("/ws/*", socketConnectRateLimit);
   app.use(limitBodySize, parseJsonBody, rejectUnstorableUrl);

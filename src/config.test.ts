@@ -15,7 +15,7 @@ function problems(env: Record<string, unknown>) {
 }
 
 describe("parseConfig", () => {
-  it("applies the contract's defaults", () => {
+  it("applies the documented defaults", () => {
     const result = parseConfig(base);
     expect(result.ok).toBe(true);
     if (!result.ok) return;

@@ -167,7 +167,10 @@ export interface Config {
   database: DatabaseConfig;
   store: { restUrl?: string; restToken?: string; keyPrefix: string; timeoutMs: number };
   jwt: { secret: string; algorithm: "HS256"; accessTtlSeconds: number; refreshTtlSeconds: number };
-  /** How long the previous refresh token of a session still gets the current pair (D16). */
+  /**
+   * How long the previous refresh token of a session still gets the current pair
+   * (docs/original-defects.md#d16-refresh-rotation).
+   */
   refreshReuseGraceSeconds: number;
   /** Google sign-in; absent when GOOGLE_CLIENT_ID is not set. */
   google?: { clientId: string; jwksUrl: string; issuers: string[] };
@@ -200,9 +203,12 @@ export interface Config {
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
-  /** Channel messages a user may post per 10 s in one channel, over REST and sockets together (D14). */
+  /**
+   * Channel messages a user may post per 10 s in one channel, over REST and sockets together
+   * (docs/original-defects.md#d14-rate-limit-bypass).
+   */
   messagePostLimitPer10Seconds: number;
-  /** Contract 6 and D14, enforced by services/rate-limits.ts (limits are per window). */
+  /** The rate limits (docs/http-api.md#rate-limits), enforced by services/rate-limits.ts (per window). */
   rateLimits: RateLimitSettings;
   logLevel: "debug" | "info" | "warn" | "error";
 }

@@ -1,8 +1,9 @@
 /**
  * Errors a client may see. Services throw `AppError` (usually through the helpers below)
- * carrying the status and `detail` the contract gives for that case; they know nothing else
+ * carrying the status and `detail` documented for that case (docs/http-api.md); they know nothing else
  * of HTTP. http/error-handler.ts is the one place that turns any thrown value into a response
- * (contract 1.4 shapes), and the socket layer maps the same errors to refusals and close codes.
+ * (the shapes of docs/http-api.md#errors), and the socket layer maps the same errors to refusals and close
+ * codes.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 

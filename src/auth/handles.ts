@@ -1,5 +1,5 @@
 /**
- * Display-name handles (contract 4.3): a base name of 2–32 characters, without '#', followed by
+ * Display-name handles (docs/http-api.md#shapes): a base name of 2–32 characters, without '#', followed by
  * '#' and four digits. Lengths are Unicode code points, as the original (Python) counts them;
  * JavaScript's `length` counts UTF-16 units and would refuse "😀" names the original accepts.
  */
@@ -13,7 +13,7 @@ export const codePointLength = (text: string) => [...text].length;
 
 export const isHandle = (text: string) => HANDLE_PATTERN.test(text);
 
-/** The rule a chosen base name breaks, as the contract words it, or null when it is fine. */
+/** The rule a chosen base name breaks, as the original worded it, or null when it is fine. */
 export function baseNameProblem(base: string): string | null {
   if (base.includes("#")) return "Display name must not include '#'.";
   const length = codePointLength(base);

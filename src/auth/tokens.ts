@@ -1,5 +1,5 @@
 /**
- * JWTs with the original's claim layout (contract 5.1), so tokens issued by either service
+ * JWTs with the original's claim layout (`sub`, `sid`, `type`, `exp`), so tokens issued by either service
  * verify in the other when they share JWT_SECRET: `sub` (user id as a string), `sid`
  * (session id), `typ` ("access" | "refresh"), `iat`, `exp`. Refresh tokens also carry `jti`,
  * the id of that token within its session, for rotation with reuse detection.

@@ -9,13 +9,14 @@
  *
  * - Column order matches the original (e.g. `users.username` comes last, `friends.created_at` second),
  *   because the original's data dumps and any positional INSERT depend on it.
- * - Columns the contract calls "app default" have no DB default, as in the original. The app side gets
- *   them through `$defaultFn` so drizzle inserts fill them in.
+ * - Columns the original filled in its application code have no DB default, as in the original. The app side
+ *   gets them through `$defaultFn` so drizzle inserts fill them in.
  * - Redundant indexes of the original (`ix_<table>_id` next to the primary key) are kept: dropping them is a
  *   schema change, and would belong in a later migration, not in the baseline.
- * - Improvements the contract marks "[fix]" (unique workspace membership, message index, partial unique
- *   pending invite) are not in the baseline: they come with migrations after it, so that adopted and fresh
- *   databases get them the same way, and are marked below with the migration that added them.
+ * - Fixes of the original's schema (docs/original-defects.md#d22-schema-constraints: unique workspace
+ *   membership, message index, partial unique pending invite) are not in the baseline: they come with
+ *   migrations after it, so that adopted and fresh databases get them the same way, and are marked below with
+ *   the migration that added them.
  */
 import { sql } from "drizzle-orm";
 import {
@@ -91,8 +92,9 @@ export const users = pgTable(
     uniqueIndex("ix_users_email").on(t.email),
     uniqueIndex("ix_users_username").on(t.username),
     uniqueIndex("uq_users_display_name_lower").on(sql`lower(${t.displayName})`),
-    // Added by this project (migration 0001): e-mails are matched case-insensitively (D11). Not
-    // unique, because an adopted database may hold case variants as distinct accounts.
+    // Added by this project (migration 0001): e-mails are matched case-insensitively
+    // (docs/original-defects.md#d11-e-mail-case). Not unique, because an adopted database may hold case
+    // variants as distinct accounts.
     index("ix_users_email_lower").on(sql`lower(${t.email})`),
     // Column names are written bare: a CHECK is stored as an expression on the table's own columns.
     check("ck_users_display_name_handle", sql`display_name IS NULL OR display_name ~ '^.{2,32}#\\d{4}$'`),
@@ -172,7 +174,8 @@ export const workspaceMembers = pgTable(
   (t) => [
     primaryKey({ name: "pk_workspace_members", columns: [t.id] }),
     index("ix_workspace_members_id").on(t.id),
-    // Added by this project (migration 0002, D22): one membership per user and workspace.
+    // Added by this project (migration 0002, docs/original-defects.md#d22-schema-constraints): one membership
+    // per user and workspace.
     unique("uq_workspace_members_workspace_user").on(t.workspaceId, t.userId),
     index("ix_workspace_members_user_id").on(t.userId),
     fk("fk_workspace_members_user_id_users", t.userId, users.id),
@@ -195,7 +198,8 @@ export const workspaceInvites = pgTable(
   (t) => [
     primaryKey({ name: "pk_workspace_invites", columns: [t.id] }),
     index("ix_workspace_invites_id").on(t.id),
-    // Migration 0002 (D22) replaced the original's unique (workspace_id, invitee_user_id, status), which
+    // Migration 0002 (docs/original-defects.md#d22-schema-constraints) replaced the original's unique
+    // (workspace_id, invitee_user_id, status), which
     // made a second accepted or declined invite for the same person fail: only one *pending* invite.
     uniqueIndex("uq_workspace_invites_pending_invitee")
       .on(t.workspaceId, t.inviteeUserId)
@@ -234,7 +238,10 @@ export const channels = pgTable(
   ],
 );
 
-/** Unused by the original; here it decides who sees a private channel (D3). */
+/**
+ * Unused by the original; here it decides who sees a private channel
+ * (docs/original-defects.md#d3-private-channels).
+ */
 export const channelMembers = pgTable(
   "channel_members",
   {
@@ -247,7 +254,7 @@ export const channelMembers = pgTable(
   (t) => [
     primaryKey({ name: "pk_channel_members", columns: [t.id] }),
     index("ix_channel_members_id").on(t.id),
-    // Added by this project (migration 0002, D22).
+    // Added by this project (migration 0002, docs/original-defects.md#d22-schema-constraints).
     unique("uq_channel_members_channel_user").on(t.channelId, t.userId),
     fk("fk_channel_members_channel_id_channels", t.channelId, channels.id),
     fk("fk_channel_members_user_id_users", t.userId, users.id),
@@ -284,7 +291,8 @@ export const messages = pgTable(
   (t) => [
     primaryKey({ name: "pk_messages", columns: [t.id] }),
     index("ix_messages_id").on(t.id),
-    // Added by this project (migration 0002, D22): a channel's history, newest first, by id cursor.
+    // Added by this project (migration 0002, docs/original-defects.md#d22-schema-constraints): a channel's
+    // history, newest first, by id cursor.
     index("ix_messages_channel_id_id").on(t.channelId, t.id),
     fk("fk_messages_channel_id_channels", t.channelId, channels.id),
     fk("fk_messages_user_id_users", t.userId, users.id),
@@ -295,9 +303,9 @@ export const messages = pgTable(
 );
 
 /**
- * This project's own (migration 0003): how far each user has read each channel, for unread counts. One row per
- * user and channel, created on the first read; the pointer only moves forward. Rows go with their channel or
- * user (ON DELETE CASCADE), so deleting either needs no extra step.
+ * This project's own (migration 0003): how far each user has read each channel, for unread counts. One row
+ * per user and channel, created on the first read; the pointer only moves forward. Rows go with their channel
+ * or user (ON DELETE CASCADE), so deleting either needs no extra step.
  */
 export const channelReads = pgTable(
   "channel_reads",
@@ -339,7 +347,8 @@ export const directMessageThreads = pgTable(
   (t) => [
     primaryKey({ name: "pk_direct_message_threads", columns: [t.id] }),
     index("ix_direct_message_threads_id").on(t.id),
-    // Migration 0004 (D22) replaced the original's unique (workspace_id, user1_id, user2_id): a thread
+    // Migration 0004 (docs/original-defects.md#d22-schema-constraints) replaced the original's unique
+    // (workspace_id, user1_id, user2_id): a thread
     // belongs to a pair of users whatever workspace it was opened from, so concurrent opens of the same
     // pair (from one workspace or two) now collide here instead of creating two threads. The migration
     // folded the duplicates an adopted database may hold and stored every pair in order first.
@@ -380,7 +389,7 @@ export const directMessages = pgTable(
   (t) => [
     primaryKey({ name: "pk_direct_messages", columns: [t.id] }),
     index("ix_direct_messages_id").on(t.id),
-    // Added by this project (migration 0002, D22).
+    // Added by this project (migration 0002, docs/original-defects.md#d22-schema-constraints).
     index("ix_direct_messages_thread_id_id").on(t.threadId, t.id),
     fk("fk_direct_messages_sender_id_users", t.senderId, users.id),
     fk("fk_direct_messages_thread_id_direct_message_threads", t.threadId, directMessageThreads.id),
@@ -395,9 +404,10 @@ export const directMessages = pgTable(
 );
 
 /**
- * This project's own (migration 0004; D15): how far each participant has read each thread, which the original
- * kept in Redis only. Unread counts are computed from it (the other participant's messages after the pointer),
- * so they hold across devices and restarts and need no counter to keep in step. The pointer only moves forward.
+ * This project's own (migration 0004; docs/original-defects.md#d15-store-expiry-and-outages): how far each
+ * participant has read each thread, which the original kept in Redis only. Unread counts are computed from it
+ * (the other participant's messages after the pointer), so they hold across devices and restarts and need no
+ * counter to keep in step. The pointer only moves forward.
  */
 export const directMessageReads = pgTable(
   "direct_message_reads",
@@ -522,9 +532,10 @@ export const friendRequests = pgTable(
     requesterId: integer("requester_id").notNull(),
     addresseeId: integer("addressee_id").notNull(),
     /**
-     * `pending` | `accepted` | `declined`. The DB default came with migration 0002 (D22: the original had
-     * none, unlike workspace_invites.status); writes still state the status they mean, since one row per
-     * direction is reused.
+     * `pending` | `accepted` | `declined`. The DB default came with migration 0002
+     * (docs/original-defects.md#d22-schema-constraints: the original had none, unlike
+     * workspace_invites.status); writes still state the status they mean, since one row per direction is
+     * reused.
      */
     status: varchar("status").default("pending").notNull(),
   },

@@ -1,5 +1,5 @@
 /**
- * Authentication of REST requests (contract 1.5, with session checks that are cheap and
+ * Authentication of REST requests (docs/http-api.md#authentication, with session checks that are cheap and
  * revocation that is immediate: see services/sessions.ts).
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -26,7 +26,7 @@ export function bearerToken(c: Context<AppEnv>): string | null {
 }
 
 /**
- * Resolves an access token to its caller, in the contract's order of checks. Shared by REST
+ * Resolves an access token to its caller, in the original's order of checks. Shared by REST
  * and the socket handshakes, so both refuse exactly the same tokens.
  */
 export async function authenticateAccessToken(c: Context<AppEnv>, token: string): Promise<Caller> {

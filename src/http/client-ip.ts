@@ -1,6 +1,6 @@
 /**
- * The client's address (contract 6.1, with its spoofing defect fixed), for rate limits and the
- * sessions list.
+ * The client's address (with the original's spoofing defect fixed:
+ * docs/original-defects.md#h1-client-address), for rate limits and the sessions list.
  *
  * An address header is trusted only where CLIENT_IP_SOURCE says a proxy the deployment runs sets
  * it: any client can write any header, so trusting one that no proxy overwrites lets a client

@@ -1,5 +1,5 @@
 /**
- * CORS as the original serves it (contract 7.2), so the web app's preflighted calls keep
+ * CORS as the original serves it (docs/http-api.md#cors), so the web app's preflighted calls keep
  * working: allowed origins from CORS_ORIGINS, credentials allowed, request headers mirrored.
  *
  * The headers are added after the handler has run, to whatever response it produced —

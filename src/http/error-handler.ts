@@ -1,5 +1,5 @@
 /**
- * Turns anything thrown into a response with the shapes of contract 1.4, and answers unknown
+ * Turns anything thrown into a response with the shapes of docs/http-api.md#errors, and answers unknown
  * paths (404) and known paths called with the wrong method (405 with Allow).
  */
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";

@@ -37,7 +37,7 @@ export const zContent = () =>
 /** A message id cursor: 0 is allowed (`after_id=0` is "from the start"). */
 export const zCursor = () => zId().pipe(z.number().min(0));
 
-/** Clamped rather than refused, as the contract suggests: 0 and negatives give 1, above 100 gives 100. */
+/** Clamped rather than refused, as the original's clients expect: below 1 gives 1, above 100 gives 100. */
 export const zPageLimit = () => zInt().transform((n) => Math.min(PAGE_SIZE_MAX, Math.max(1, n)));
 
 export const messageCreate = z.object({

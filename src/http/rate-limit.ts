@@ -1,7 +1,8 @@
 /**
- * The HTTP side of the rate limits (contract 6; D5): who a request counts against, the global
- * rule as middleware, the socket-connect rule at the handshake, and the answer a refused request
- * gets. The rules themselves, their keys and settings live in services/rate-limits.ts.
+ * The HTTP side of the rate limits (docs/http-api.md#rate-limits;
+ * docs/original-defects.md#d5-rate-limit-500s): who a request counts against, the global rule as middleware,
+ * the socket-connect rule at the handshake, and the answer a refused request gets. The rules themselves,
+ * their keys and settings live in services/rate-limits.ts.
  *
  * Identity. A caller presenting an access token that verifies (signature, expiry, not a refresh
  * token: a local HMAC check, no database) counts as `u:<user id>`, so users behind one NAT or
@@ -15,7 +16,7 @@
  * RateLimit-Remaining, RateLimit-Reset (seconds until the window ends), or 503 {"detail":"Rate
  * limiter unavailable"} when the store is down and RATE_LIMIT_FAIL_OPEN is false. Both are thrown
  * as AppError inside the CORS middleware, so they carry CORS headers like every other error (the
- * original's global limiter answered a bare 500 without them, D5), and they expose the rate
+ * original's global limiter answered a bare 500 without them), and they expose the rate
  * headers to browsers.
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -40,7 +41,7 @@ import { bearerToken } from "./auth";
 import { clientIp } from "./client-ip";
 import { isUpgrade, MAX_TOKEN_LENGTH, presentedToken } from "./socket-handshake";
 
-/** Exact paths the global rule never counts (contract 6.2): probes and metrics. */
+/** Exact paths the global rule never counts: probes and metrics. */
 export const RATE_LIMIT_EXEMPT_PATHS: ReadonlySet<string> = new Set([
   "/health",
   "/healthz",
@@ -177,8 +178,8 @@ export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /**
  * The socket-connect rule (RATE_LIMIT_WS_CONNECT_PER_MINUTE), first step of every handshake on
- * every /ws/* endpoint (contract 3.1): refused with 429 (503 when fail-closed) before any
- * upgrade and before the token is checked against the database. A plain GET is not counted.
+ * every /ws/* endpoint (docs/socket-protocol.md#handshake): refused with 429 (503 when fail-closed) before
+ * any upgrade and before the token is checked against the database. A plain GET is not counted.
  */
 export const socketConnectRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.var.config?.rateLimits.enabled || !isUpgrade(c)) return next();

@@ -49,11 +49,11 @@ export interface HandshakeCaller extends Caller {
   expiresAtSeconds: number;
 }
 
-/** A refusal before the upgrade: the contract's 403 with a detail naming the reason. */
+/** A refusal before the upgrade: 403 with a detail naming the reason (docs/socket-protocol.md#handshake). */
 export const handshakeRefused = (detail = "Forbidden") => new AppError(403, detail);
 
 /**
- * Turns an AppError of a REST check into the handshake's refusal (3.1: every refusal is a 403
+ * Turns an AppError of a REST check into the handshake's refusal (every refusal is a 403
  * before the upgrade), keeping its detail; anything else (a database or store outage) stays a 5xx.
  */
 export function asHandshakeRefusal(error: unknown): unknown {

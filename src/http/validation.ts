@@ -1,5 +1,5 @@
 /**
- * Request validation with the original's 422 vocabulary (Pydantic v1, contract 1.4).
+ * Request validation with the original's 422 vocabulary (Pydantic v1, docs/http-api.md#errors).
  *
  * Bodies are parsed once, early, by `parseJsonBody` — before authentication, because the
  * original answers a malformed JSON body with 422 even to an anonymous caller — and then

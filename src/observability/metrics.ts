@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics (contract 7.1; D6), kept in module scope and served as text by GET /metrics
- * (routes/metrics.ts).
+ * Prometheus metrics (docs/original-defects.md#d6-metrics), kept in module scope and served as text by GET
+ * /metrics (routes/metrics.ts).
  *
  * Where the numbers live. Module scope is per isolate. Under standalone workerd (self-hosting)
  * the Worker and every Durable Object of this script run in one isolate, so /metrics sees all

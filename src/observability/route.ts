@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { UNMATCHED_ROUTE } from "./metrics";
 
-/** Hono's `:name` (and `:name{regex}`) written as the contract writes it: `{name}`. */
+/** Hono's `:name` (and `:name{regex}`) written as the API documents write it: `{name}`. */
 export const toTemplate = (path: string) => path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");
 
 /**

@@ -2,12 +2,12 @@
  * One helper to describe an operation the way this API behaves everywhere, so each entry in
  * ./paths/*.ts states only what is particular to its route:
  *
- * - `auth` (default true): the bearer scheme, and 401 with its details (contract 1.5);
+ * - `auth` (default true): the bearer scheme, and 401 with its details (docs/http-api.md#authentication);
  * - a path, query or body schema, or a body a protected route may receive malformed: 422 with the
- *   Pydantic-v1 list (contract 1.4);
+ *   Pydantic-v1 list (docs/http-api.md#errors);
  * - a body: 413 above the size limit;
  * - `rateLimited` (default true): 429 with its headers, and 503 when the limiter is down and set to
- *   fail closed (contract 6; probes are exempt);
+ *   fail closed (docs/http-api.md#rate-limits; probes are exempt);
  * - `errors`: the route's own statuses, each answered with `{"detail": string}`.
  *
  * Request schemas are the route modules' own (imported, never copied); response schemas are

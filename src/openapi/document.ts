@@ -42,16 +42,16 @@ export const operations: readonly RouteConfig[] = [
 ];
 
 const tags = [
-  { name: "health", description: "Probes and metrics (contract 2.10, 7.1)" },
-  { name: "auth", description: "Accounts, tokens and sessions (contract 2.2, 5)" },
-  { name: "users", description: "Users (contract 2.3)" },
-  { name: "invites", description: "Workspace invites, the invitee's side (contract 2.4)" },
-  { name: "friends", description: "Friends and friend requests (contract 2.5)" },
-  { name: "workspaces", description: "Workspaces, members, invites, audit log (contract 2.6)" },
-  { name: "channels", description: "Channels and their members (contract 2.7)" },
-  { name: "messages", description: "Channel messages, presence, read state (contract 2.8)" },
-  { name: "direct messages", description: "Direct-message threads (contract 2.9)" },
-  { name: "sockets", description: "WebSocket handshakes (contract 3)" },
+  { name: "health", description: "Probes and metrics" },
+  { name: "auth", description: "Accounts, tokens and sessions" },
+  { name: "users", description: "Users" },
+  { name: "invites", description: "Workspace invites, the invitee's side" },
+  { name: "friends", description: "Friends and friend requests" },
+  { name: "workspaces", description: "Workspaces, members, invites, audit log" },
+  { name: "channels", description: "Channels and their members" },
+  { name: "messages", description: "Channel messages, presence, read state" },
+  { name: "direct messages", description: "Direct-message threads" },
+  { name: "sockets", description: "WebSocket handshakes" },
   { name: "documentation", description: "This document" },
 ];
 

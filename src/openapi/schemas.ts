@@ -1,6 +1,6 @@
 /**
  * Response schemas for the OpenAPI document: one zod schema per presenter (src/presenters/*),
- * named as contract section 2.1 names the shapes, plus the error bodies of contract 1.4.
+ * named as docs/http-api.md names the shapes, plus the error bodies of docs/http-api.md#errors.
  *
  * These describe what the presenters produce; they validate nothing at run time in the Worker.
  * Two checks keep them honest: presenters.check.ts fails `npm run typecheck` when a presenter's
@@ -13,14 +13,14 @@
 import { z } from "zod";
 import { WORKSPACE_ROLES } from "../services/access";
 
-/** Contract 1.3: ISO 8601 with an offset (`...Z` from this port); null only where the column allows it. */
+/** ISO 8601 with an offset (`...Z` here, docs/http-api.md#shapes); null only where the column allows it. */
 const timestamp = () => z.iso.datetime({ offset: true });
-const id = () => z.number().int().positive().describe("Positive integer id (contract 1.2)");
+const id = () => z.number().int().positive().describe("Positive integer id");
 
 const REQUEST_STATUSES = ["pending", "accepted", "declined"] as const;
 
 // ---------------------------------------------------------------------------------------------------------
-// Errors (contract 1.4)
+// Errors (docs/http-api.md#errors)
 // ---------------------------------------------------------------------------------------------------------
 
 export const ErrorDetail = z
@@ -45,7 +45,7 @@ export const ValidationError = z
   .meta({ id: "ValidationError", description: "Request validation failed (422)." });
 
 // ---------------------------------------------------------------------------------------------------------
-// Users and auth (contract 2.1, 2.2, 2.3)
+// Users and auth (docs/http-api.md#accounts-and-sessions, docs/http-api.md#users)
 // ---------------------------------------------------------------------------------------------------------
 
 export const UserPublic = z
@@ -97,7 +97,7 @@ export const OnlineStatus = z
   .meta({ id: "OnlineStatus" });
 
 // ---------------------------------------------------------------------------------------------------------
-// Workspaces, members, invites, audit log (contract 2.4, 2.6)
+// Workspaces, members, invites, audit log (docs/http-api.md#workspaces-members-and-invites)
 // ---------------------------------------------------------------------------------------------------------
 
 export const WorkspaceRole = z.enum(WORKSPACE_ROLES).meta({ id: "WorkspaceRole" });
@@ -157,7 +157,7 @@ export const AuditLogPage = z
   .meta({ id: "AuditLogPage" });
 
 // ---------------------------------------------------------------------------------------------------------
-// Channels, messages, presence, read state (contract 2.7, 2.8)
+// Channels, messages, presence, read state (docs/http-api.md#channels, docs/http-api.md#channel-messages)
 // ---------------------------------------------------------------------------------------------------------
 
 const channelFields = {
@@ -244,7 +244,7 @@ export const PresenceUser = z
   .meta({ id: "PresenceUser" });
 
 // ---------------------------------------------------------------------------------------------------------
-// Friends (contract 2.5)
+// Friends (docs/http-api.md#friends)
 // ---------------------------------------------------------------------------------------------------------
 
 export const FriendRequestRead = z
@@ -259,7 +259,7 @@ export const FriendRequestRead = z
   .meta({ id: "FriendRequestRead" });
 
 // ---------------------------------------------------------------------------------------------------------
-// Operational (contract 2.10)
+// Operational (docs/http-api.md#operational-routes)
 // ---------------------------------------------------------------------------------------------------------
 
 export const Alive = z.strictObject({ status: z.literal("ok") }).meta({ id: "Alive" });
@@ -278,7 +278,7 @@ export const NotReady = z
   .meta({ id: "NotReady", description: "Not ready; with invalid settings, the problems are listed too." });
 
 // ---------------------------------------------------------------------------------------------------------
-// Direct messages (contract 2.9)
+// Direct messages (docs/http-api.md#direct-messages)
 // ---------------------------------------------------------------------------------------------------------
 
 export const ThreadRead = z

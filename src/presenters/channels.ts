@@ -1,5 +1,5 @@
 /**
- * Channels and channel members on the wire (contract 2.1 ChannelRead; `topic` and
+ * Channels and channel members on the wire (ChannelRead, docs/http-api.md#channels; `topic` and
  * `is_archived` are additive, and the web client already reads an optional `topic`).
  */
 import type { Channel, User } from "../db/schema";

@@ -1,5 +1,6 @@
 /**
- * Direct messages on the wire (contract 2.1 ThreadRead, DirectMessageRead, ReadStatus; 3.4).
+ * Direct messages on the wire (ThreadRead, DirectMessageRead, ReadStatus:
+ * docs/http-api.md#direct-messages; the socket events: docs/socket-protocol.md#server-events).
  *
  * Socket `message` events carry one shape whether the message came over REST or a socket: the
  * original sent `sender_id` in one and `updated_at` in the other; here both are always present.

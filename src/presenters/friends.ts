@@ -1,5 +1,5 @@
 /**
- * Friend requests on the wire (contract 2.1 FriendRequestRead).
+ * Friend requests on the wire (FriendRequestRead, docs/http-api.md#friends).
  */
 import type { FriendRequest, User } from "../db/schema";
 import { isoTime, toUserPublic } from "./users";

@@ -1,6 +1,7 @@
 /**
- * WorkspaceInviteRead (contract 2.1, 2.4): the REST shape and, unchanged, the payload of the
- * `invite.*` events, so timestamps are ISO strings (D4).
+ * WorkspaceInviteRead (docs/http-api.md#workspaces-members-and-invites): the REST shape and, unchanged, the
+ * payload of the `invite.*` events, so timestamps are ISO strings
+ * (docs/original-defects.md#d4-unencodable-events).
  */
 import type { User, WorkspaceInvite } from "../db/schema";
 import { isoTime, toUserPublic } from "./users";

@@ -1,5 +1,6 @@
 /**
- * Channel messages on the wire (contract 2.1 MessageRead, 2.8, 3.4). Additive fields:
+ * Channel messages on the wire (MessageRead, docs/http-api.md#channel-messages; the socket events:
+ * docs/socket-protocol.md#server-events). Additive fields:
  * `updated_at` everywhere, and `workspace_id` in every socket event (the original put it only in
  * socket-originated ones); the thread's fields and, over REST, the reactions (threads.ts). A deleted
  * message never carries its content.

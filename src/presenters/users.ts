@@ -1,5 +1,5 @@
 /**
- * Users on the wire (contract 2.1): UserRead for the account owner, UserPublic for everyone else.
+ * Users on the wire (docs/http-api.md#shapes): UserRead for the account owner, UserPublic for everyone else.
  */
 import type { User } from "../db/schema";
 

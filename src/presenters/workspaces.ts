@@ -1,6 +1,6 @@
 /**
- * Workspaces and their members on the wire (contract 2.1 WorkspaceRead, plus this project's
- * member listing). `role` is additive: the caller's own role in the workspace.
+ * Workspaces and their members on the wire (WorkspaceRead, docs/http-api.md#workspaces-members-and-invites,
+ * plus this project's member listing). `role` is additive: the caller's own role in the workspace.
  */
 import type { User, Workspace } from "../db/schema";
 import type { WorkspaceRole } from "../services/access";

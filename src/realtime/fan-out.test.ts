@@ -1,6 +1,6 @@
 /**
- * The fan-out rules every socket object follows (fan-out.ts, D4): an event is
- * encoded once, an unencodable one is refused before any socket is touched, and a socket whose
+ * The fan-out rules every socket object follows (fan-out.ts; docs/original-defects.md#d4-unencodable-events):
+ * an event is encoded once, an unencodable one is refused before any socket is touched, and a socket whose
  * send throws does not keep the frame from the others.
  */
 import { describe, expect, it } from "vitest";

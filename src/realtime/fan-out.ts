@@ -1,7 +1,7 @@
 /**
  * Sending one server event to many sockets, the way every socket object of this project must
- * (contract 3.5, 3.6, D4): the frame is encoded once, before any socket is touched, so an
- * event that cannot be encoded is dropped on its own and costs no socket its registration; and
+ * (docs/original-defects.md#d4-unencodable-events): the frame is encoded once, before any socket is touched,
+ * so an event that cannot be encoded is dropped on its own and costs no socket its registration; and
  * each send is isolated, so a socket that fails is reported (the caller closes it) while the
  * others still get the frame. The original did neither: one encoding error unregistered the
  * recipient's socket for good.

@@ -5,7 +5,8 @@
  * (The online key, which services read too, is the store's: store/keys.ts.)
  *
  * One vocabulary: a *conversation* is a channel or a direct-message thread; its *kind* is
- * "channel" or "dm". (The socket endpoints keep the contract's paths, /ws/chat and /ws/dm.)
+ * "channel" or "dm". (The socket endpoints keep the original's paths, /ws/chat and /ws/dm, which the web app
+ * calls.)
  */
 
 import type { ConversationKind } from "../services/realtime";

@@ -1,11 +1,11 @@
 /**
  * The Notifier services use (services/notifier.ts), delivering through each user's
  * NotificationFeed object (src/realtime/notification-feed.ts), which every Worker instance
- * reaches alike (D8).
+ * reaches alike (docs/original-defects.md#d8-single-process-fan-out).
  *
- * Delivery is best effort by contract: the change that raised the event is already committed,
- * so a feed that cannot be reached is logged and the request still succeeds. A user without an
- * open socket simply misses the event, as in the original; the web app refetches its lists
+ * Delivery is best effort by design (docs/guarantees.md#best-effort-on-purpose): the change that raised the
+ * event is already committed, so a feed that cannot be reached is logged and the request still succeeds. A
+ * user without an open socket simply misses the event, as in the original; the web app refetches its lists
  * when it (re)connects.
  */
 import type { Env } from "../env";

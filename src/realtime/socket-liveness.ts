@@ -1,6 +1,7 @@
 /**
- * The rules every hibernatable socket of this project lives by (contract 3.2; D7), shared by the
- * socket objects (the channel rooms; the notification feed can use the same pieces):
+ * The rules every hibernatable socket of this project lives by (docs/socket-protocol.md#limits-and-liveness;
+ * docs/original-defects.md#d7-socket-sessions-and-expiry), shared by the socket objects (the channel rooms;
+ * the notification feed can use the same pieces):
  *
  *   - idle: a socket with no inbound frame for 25 s is closed with 1001. Pings answered by the
  *     runtime's auto-response count: they show up in getWebSocketAutoResponseTimestamp, not in
@@ -24,7 +25,7 @@
 import type { Logger } from "../log";
 import { CLOSE_REASONS } from "./protocol/close-codes";
 
-/** Contract 3.2: at least one inbound frame every 25 s, else close with 1001. */
+/** At least one inbound frame every 25 s, else close with 1001 (the web app pings every 10 s). */
 export const IDLE_TIMEOUT_MS = 25_000;
 /**
  * The least time between two idle sweeps. A socket that falls silent just after a sweep is closed

@@ -1,6 +1,6 @@
 /**
- * Auth routes (contract 2.2 and 5), with rotation, reuse detection, immediate revocation and
- * Google sign-in added.
+ * Auth routes (docs/http-api.md#accounts-and-sessions), with rotation, reuse detection, immediate revocation
+ * and Google sign-in added.
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
@@ -34,8 +34,10 @@ import {
 const MAX_EMAIL_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 4096;
 
-/** Normalised (D11); anything that is not a usable address, too long included, is the
- *  original's single "value is not a valid email address". */
+/**
+ * Normalised (docs/original-defects.md#d11-e-mail-case); anything that is not a usable address, too
+ * long included, is the original's single "value is not a valid email address".
+ */
 const email = z.string().transform((raw, ctx) => {
   const normalised = raw.length <= 320 ? normaliseEmail(raw) : "";
   if (normalised.length > MAX_EMAIL_LENGTH || !z.email().safeParse(normalised).success) {
@@ -134,8 +136,8 @@ export const authRoutes = new Hono<AppEnv>()
 
   .post("/auth/login", async (c) => {
     const form = await readLoginForm(c);
-    // Contract 6.2: per address, then per address and user name; counted before the password is
-    // checked. Then the failures per account, across addresses (issue 13.7).
+    // Per address, then per address and user name (docs/http-api.md#rate-limits); counted before the password
+    // is checked. Then the failures per account, across addresses (issue 13.7).
     const account = normaliseEmail(form.username);
     await enforceAddressRate(c, "login");
     await enforceAddressRate(c, "login-user", `:u:${account}`);

@@ -1,5 +1,5 @@
 /**
- * Channel routes (contract 2.7, and aliases A1/A2 of 2.6; D1, D3, D9, D17): create and list a
+ * Channel routes (docs/http-api.md#channels; docs/original-defects.md#d1-channel-paths): create and list a
  * workspace's channels at both the original's paths and the ones the web client calls; read,
  * rename, set the topic, archive and delete a channel; list, add and remove its members.
  * Presence and messages are served by their own modules.
@@ -97,7 +97,7 @@ const listChannelsHandlers = factory.createHandlers(
 );
 
 export const channelRoutes = new Hono<AppEnv>()
-  // The original's paths (#25, #26) and the ones the web client calls (aliases A1, A2, D1).
+  // The original's paths and the ones the web client calls (docs/original-defects.md#d1-channel-paths).
   .post("/channels/workspaces/:workspace_id/channels", ...createChannelHandlers)
   .get("/channels/workspaces/:workspace_id/channels", ...listChannelsHandlers)
   .post("/workspaces/:workspace_id/channels", ...createChannelHandlers)

@@ -1,31 +1,34 @@
 /**
- * Direct-message routes (contract 2.9; D9, D13, D14, D15, D17, D18, D20, D22).
+ * Direct-message routes (docs/http-api.md#direct-messages).
  *
  * - POST /dm/threads: the thread of the caller and another user (by `user_id` or
  *   `participant_email`, exactly one), the same one whoever opens it, from whichever workspace and
  *   however often; created only if the two can reach each other: any shared workspace, or
- *   friends (D18, services/access.ts). `workspace_id` names the caller's workspace, which a new
- *   thread records. Oneself is a 400 and an unknown user a 404 (D9). 200 ThreadRead, created or
- *   not (as the original).
+ *   friends (docs/original-defects.md#d18-relationships, services/access.ts). `workspace_id` names the
+ *   caller's workspace, which a new thread records. Oneself is a 400 and an unknown user a 404
+ *   (docs/original-defects.md#d9-500s-for-ordinary-mistakes). 200 ThreadRead, created or not (as the
+ *   original).
  * - GET /dm/threads: the caller's threads, most recent activity first (the newest message, else
  *   the thread's creation), with the caller's `unread_count`; `q` matches the other participant's
- *   handle only (D20); `limit` 1..50 (default 50), `offset` >= 0 as the web app pages;
- *   `workspace_id` is accepted and, as in the original, ignored (threads are per pair).
- * - GET /dm/threads/{id}/messages: keyset pages by id as channel messages (D13): newest first;
- *   `before_id` pages back, `after_id` pages forward (oldest first); `limit` 1..100 (default 50).
- *   `offset` (the original's paging, which the web app's default call carries) still works.
- *   `include_replies=false` lists thread roots only, as for channels.
+ *   handle only (docs/original-defects.md#d20-self-matching-search); `limit` 1..50 (default 50), `offset` >=
+ *   0 as the web app pages; `workspace_id` is accepted and, as in the original, ignored (threads are per
+ *   pair).
+ * - GET /dm/threads/{id}/messages: keyset pages by id as channel messages
+ *   (docs/original-defects.md#d13-paging): newest first; `before_id` pages back, `after_id` pages forward
+ *   (oldest first); `limit` 1..100 (default 50). `offset` (the original's paging, which the web app's default
+ *   call carries) still works. `include_replies=false` lists thread roots only, as for channels.
  * - POST /dm/threads/{id}/messages: stored and broadcast by the thread's object, which also tells
  *   an absent recipient (`dm.unread`). A
  *   per-user limit over REST and the socket together (RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS, 429;
- *   D14) and the idempotent `client_id` of channels. Creating threads (and looking users up
- *   through this route) is limited per user too (RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE);
- *   re-opening an existing thread is not.
+ *   docs/original-defects.md#d14-rate-limit-bypass) and the idempotent `client_id` of channels. Creating
+ *   threads (and looking users up through this route) is limited per user too
+ *   (RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE); re-opening an existing thread is not.
  * - PATCH and DELETE /dm/threads/{id}/messages/{message_id}: edit and soft delete, by the sender
  *   only; broadcast as `message.updated` and `message.deleted`.
  * - GET /dm/threads/{id}/read-status and POST /dm/threads/{id}/read: the read pointers of both
- *   participants, kept in PostgreSQL (D15); a read moves the caller's forward only and is
- *   broadcast as a `read` receipt. ReadStatus also carries the caller's `unread_count`.
+ *   participants, kept in PostgreSQL (docs/original-defects.md#d15-store-expiry-and-outages); a read moves
+ *   the caller's forward only and is broadcast as a `read` receipt. ReadStatus also carries the caller's
+ *   `unread_count`.
  *
  * Every message and read route is answered by the thread's object (realtime/dm-thread.ts), the
  * single gate of its messages: 404 "Thread not found" and 403 "Not part of this thread" as the
@@ -51,7 +54,10 @@ import { checkMessageRate } from "../services/rate-limits";
 
 const MAX_EMAIL_LENGTH = 255;
 
-/** An e-mail address, normalised as at registration (D11), else "value is not a valid email address". */
+/**
+ * An e-mail address, normalised as at registration (docs/original-defects.md#d11-e-mail-case), else
+ * "value is not a valid email address".
+ */
 const zEmail = () =>
   z.string().transform((raw, ctx) => {
     const normalised = raw.length <= 320 ? normaliseEmail(raw) : "";
@@ -87,7 +93,7 @@ export const threadListQuery = z.object({
   // Accepted, and ignored as in the original: a thread belongs to a pair, not to a workspace.
   workspace_id: zId().optional(),
   q: zText(0, 255).optional(),
-  // Clamped rather than refused, as the contract has it.
+  // Clamped rather than refused, as the original's clients expect.
   limit: zInt().transform(clamp(1, THREAD_PAGE_MAX)).optional(),
   offset: zInt().pipe(z.number().min(0)).optional(),
 });
@@ -151,7 +157,8 @@ export const dmRoutes = new Hono<AppEnv>()
           includeReplies: query.include_replies ?? true,
         }),
       );
-      // client_id is null in listings (contract 2.1): it is an echo for the sender, not data.
+      // client_id is null in listings (docs/http-api.md#channel-messages): it is an echo for the sender, not
+      // data.
       return c.json(page.map((message) => toDirectMessageRead(message)));
     },
   )

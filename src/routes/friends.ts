@@ -1,8 +1,9 @@
 /**
- * Friend routes (contract 2.5): D10 (handles up to 37 characters, trimmed), D12 (409 and no
- * event for a request that is no longer pending) and D20 (`q` matches the friend, not the
- * caller) fixed; unfriend and cancel added. `/friends` and `/friends/` answer alike, without
- * a redirect (1.6).
+ * Friend routes (docs/http-api.md#friends), with handles up to 37 characters, trimmed
+ * (docs/original-defects.md#d10-long-handles), 409 and no event for a request that is no longer pending
+ * (docs/original-defects.md#d12-settled-requests) and `q` matching the friend, not the caller
+ * (docs/original-defects.md#d20-self-matching-search); unfriend and cancel added. `/friends` and `/friends/`
+ * answer alike, without a redirect (docs/original-defects.md#d23-web-app-quirks).
  */
 import { type Context, Hono } from "hono";
 import { createFactory } from "hono/factory";
@@ -25,7 +26,7 @@ import {
 
 const LIMIT = { fallback: 20, min: 1, max: 50 };
 
-/** Contract 2.5: limit clamped to 1..50 (default 20), a negative offset counts as 0. */
+/** As the original: limit clamped to 1..50 (default 20), a negative offset counts as 0. */
 export const page = z.object({ limit: zInt().optional(), offset: zInt().optional() });
 const pageOf = (query: z.output<typeof page>) => ({
   limit: Math.min(LIMIT.max, Math.max(LIMIT.min, query.limit ?? LIMIT.fallback)),
@@ -34,7 +35,8 @@ const pageOf = (query: z.output<typeof page>) => ({
 
 export const friendsQuery = page.extend({ q: zText(0, 255).optional() });
 export const requestBody = z.object({
-  // A full handle is up to 37 characters (D10); surrounding blanks are dropped first.
+  // A full handle is up to 37 characters (docs/original-defects.md#d10-long-handles); surrounding blanks are
+  // dropped first.
   addressee_display_name: z
     .string()
     .transform((value) => value.trim())

@@ -1,6 +1,6 @@
 /**
- * Operational routes (contract 2.10): liveness probes that touch nothing, and a readiness
- * probe that checks the database and the store within a bounded time.
+ * Operational routes (docs/http-api.md#operational-routes): liveness probes that touch nothing, and a
+ * readiness probe that checks the database and the store within a bounded time.
  */
 import { Hono } from "hono";
 import { describeProblems } from "../config";

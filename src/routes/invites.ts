@@ -1,5 +1,6 @@
 /**
- * Invite routes (contract 2.4; D4, D12): the invitee's side. The workspace's side (invite, list
+ * Invite routes (docs/http-api.md#workspaces-members-and-invites;
+ * docs/original-defects.md#d12-settled-requests): the invitee's side. The workspace's side (invite, list
  * and cancel outgoing invites) is in routes/workspaces.ts, under /workspaces/{id}/invites.
  */
 import { Hono } from "hono";

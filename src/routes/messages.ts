@@ -1,5 +1,6 @@
 /**
- * Channel message routes (contract 2.8; D13, D14, D17), channel presence (2.7) and read state.
+ * Channel message routes (docs/http-api.md#channel-messages; docs/original-defects.md#d13-paging), channel
+ * presence and read state.
  * Every one is answered by the channel's object (realtime/channel-room.ts), the single gate of the
  * channel's messages: it decides access (404, then 403), counts the post limit (429) and writes.
  *
@@ -61,7 +62,8 @@ export const messageRoutes = new Hono<AppEnv>()
           includeReplies: query.include_replies ?? true,
         }),
       );
-      // client_id is null in listings (contract 2.1): it is an echo for the sender, not data.
+      // client_id is null in listings (docs/http-api.md#channel-messages): it is an echo for the sender, not
+      // data.
       return c.json(page.map((message) => toMessageRead(message)));
     },
   )

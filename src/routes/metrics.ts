@@ -1,5 +1,5 @@
 /**
- * GET /metrics (contract 2.10, 7.1; D6): the Prometheus text format of observability/metrics.ts.
+ * GET /metrics (docs/original-defects.md#d6-metrics): the Prometheus text format of observability/metrics.ts.
  * Not counted by the rate limits nor in http_requests_total. METRICS_ENABLED=false makes it a
  * 404; with METRICS_TOKEN set it requires `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
  */

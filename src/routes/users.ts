@@ -1,6 +1,7 @@
 /**
- * User routes (contract 2.3), with D19 fixed (search and online state reveal only people within
- * the caller's reach, see services/users.ts) and the profile update the original lacked.
+ * User routes (docs/http-api.md#users), with docs/original-defects.md#d19-user-discovery fixed (search and
+ * online state reveal only people within the caller's reach, see services/users.ts) and the profile update
+ * the original lacked.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -21,7 +22,7 @@ const clamp = (value: number | undefined, { default: fallback, min, max }: typeo
 export const searchQuery = z.object({ q: z.string(), limit: zInt().optional() });
 export const onlineQuery = z.object({ ids: z.string() });
 
-/** Contract 2.3: blanks and non-integers are dropped silently; order and duplicates are kept. */
+/** As the original: blanks and non-integers are dropped silently; order and duplicates are kept. */
 function parseIds(raw: string): number[] {
   return raw
     .split(",")

@@ -1,8 +1,8 @@
 /**
- * Workspace routes (contract 2.6, 1.6; D9, D17, D18): the original's create, list, read and
- * invite, served at `/workspaces` and `/workspaces/` alike without a redirect, and the routes
- * the original lacked: rename, delete, members and roles, ownership transfer, leaving,
- * outgoing invites, and the audit log.
+ * Workspace routes (docs/http-api.md#workspaces-members-and-invites;
+ * docs/original-defects.md#d17-missing-features): the original's create, list, read and invite, served at
+ * `/workspaces` and `/workspaces/` alike without a redirect, and the routes the original lacked: rename,
+ * delete, members and roles, ownership transfer, leaving, outgoing invites, and the audit log.
  */
 import { Hono } from "hono";
 import { createFactory } from "hono/factory";
@@ -68,7 +68,8 @@ const createWorkspaceHandlers = factory.createHandlers(requireAuth, jsonBody(wor
 });
 
 export const workspaceRoutes = new Hono<AppEnv>()
-  // The web client calls these without the slash; both answer alike, without a redirect (1.6).
+  // The web client calls these without the slash; both answer alike, without a redirect
+  // (docs/original-defects.md#d23-web-app-quirks).
   .get("/workspaces", ...listWorkspacesHandlers)
   .get("/workspaces/", ...listWorkspacesHandlers)
   .post("/workspaces", ...createWorkspaceHandlers)

@@ -2,7 +2,7 @@
  * Who may see and do what in a workspace: the one place for workspace roles and channel
  * visibility, used by every route and socket that touches a workspace or a channel.
  *
- * The rules (contract 2.6, 2.7; D3, D17):
+ * The rules (docs/original-defects.md#d3-private-channels, docs/original-defects.md#d17-missing-features):
  * - A workspace's members are its `workspace_members` rows; its `owner_id` is always the owner,
  *   even in an adopted database where that row is missing or says otherwise.
  * - The owner and admins manage (invite, create and manage channels, remove members); only the
@@ -12,14 +12,15 @@
  *   channel they are not in (rename, archive, delete, add or remove members): that is how one
  *   recovers a private channel whose members all left, and the audit log records it.
  * - Missing things answer 404 and existing ones the caller may not reach 403, as the original
- *   does; the detail strings are the contract's, per route, so callers pass their own 404.
+ *   does; the detail strings are the original's, per route, so callers pass their own 404.
  * - Who can reach whom: two people can reach each other while they share a workspace (as members;
  *   a workspace's `owner_id` counts as one) or are friends. That one rule (`reachable`, below)
- *   decides who may open a direct-message thread (D18), who may keep writing in one and hold its
- *   socket, and whom /users/search and /users/online reveal (D19).
+ *   decides who may open a direct-message thread (docs/original-defects.md#d18-relationships), who may keep
+ *   writing in one and hold its socket, and whom /users/search and /users/online reveal
+ *   (docs/original-defects.md#d19-user-discovery).
  * - A direct-message thread belongs to its two participants, and only to them, whatever workspace
- *   it was opened from (contract 2.9): 404 "Thread not found", 403 "Not part of this thread".
- *   Nothing a third party does (deleting a workspace, removing a member) deletes it. While its two
+ *   it was opened from (docs/http-api.md#direct-messages): 404 "Thread not found", 403 "Not part of this
+ *   thread". Nothing a third party does (deleting a workspace, removing a member) deletes it. While its two
  *   people can reach each other it is a live conversation; once they cannot, it is read-only:
  *   both still read its history, move their read pointer and delete their own messages, but
  *   nobody posts, edits or holds its socket (403 THREAD_READ_ONLY), until they can reach each

@@ -1,6 +1,7 @@
 /**
  * Accounts: registration with "#dddd" handles, password login, password change, and the user
- * side of Google sign-in (contract 2.2, 4.3; D11 and the handle race of 4.3 fixed).
+ * side of Google sign-in (docs/http-api.md#accounts-and-sessions; docs/original-defects.md#d11-e-mail-case,
+ * and the race of two registrations taking the same handle fixed).
  */
 import { asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { baseNameProblem, formatHandle, freeDiscriminators, pickRandom } from "../auth/handles";
@@ -11,9 +12,9 @@ import { type User, users } from "../db/schema";
 import { badRequest, conflict, unauthorized } from "../errors";
 
 /**
- * One normal form for e-mail addresses, used at registration, login and sign-in alike (D11):
- * surrounding blanks and a `Name <addr>` wrapper removed, the whole address lower-cased.
- * (The original lower-cased only the domain at registration and nothing at login.)
+ * One normal form for e-mail addresses, used at registration, login and sign-in alike
+ * (docs/original-defects.md#d11-e-mail-case): surrounding blanks and a `Name <addr>` wrapper removed, the
+ * whole address lower-cased. (The original lower-cased only the domain at registration and nothing at login.)
  */
 export function normaliseEmail(raw: string): string {
   let email = raw.trim();
@@ -91,7 +92,7 @@ export interface Registration {
   password: string;
 }
 
-/** Checks in the contract's order (2.2), then inserts, retrying when a concurrent registration
+/** Checks in the original's order, then inserts, retrying when a concurrent registration
  *  took the same handle (the original answered that race with a 400 carrying database text). */
 export async function register(db: Database, input: Registration): Promise<User> {
   const email = normaliseEmail(input.email);

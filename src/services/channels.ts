@@ -1,6 +1,6 @@
 /**
- * Channels (contract 2.7; D1, D3, D9, D17): create, list, read, rename, set the topic, archive,
- * delete, and the members of a channel, which decide who sees a private one.
+ * Channels (docs/http-api.md#channels; docs/original-defects.md#d3-private-channels): create, list, read,
+ * rename, set the topic, archive, delete, and the members of a channel, which decide who sees a private one.
  *
  * Names are unique per workspace, case-insensitively. The original allowed duplicates, so an
  * adopted database may hold some and a unique index could not be added; instead, every name

@@ -1,14 +1,14 @@
 /**
- * Direct messages (contract 2.9, 3.4; D9, D13, D15, D18, D20, D22): threads between two users,
+ * Direct messages (docs/http-api.md#direct-messages): threads between two users,
  * their messages, and each participant's read state, as the statements behind them.
  *
  * A thread belongs to a pair of users. Whoever of the two opens it, from whichever workspace and
  * however often, gets the same thread: the pair is stored in order (user1_id < user2_id) under a
  * unique key, so two opens racing each other collide in the database instead of creating two
- * threads (D22). Opening one needs the two to be able to reach each other (services/access.ts:
- * a shared workspace or a friendship); the thread outlives that, read-only (access.ts says what
- * that allows). Its `workspace_id` records where the conversation was started: the caller's
- * workspace named when it was created, whether or not the other user is in it; it is not part of
+ * threads (docs/original-defects.md#d22-schema-constraints). Opening one needs the two to be able to reach
+ * each other (services/access.ts: a shared workspace or a friendship); the thread outlives that, read-only
+ * (access.ts says what that allows). Its `workspace_id` records where the conversation was started: the
+ * caller's workspace named when it was created, whether or not the other user is in it; it is not part of
  * any access rule, and becomes null when that workspace is deleted (the thread stays).
  *
  * A thread's messages and read pointers are written once for channels and threads alike
@@ -34,7 +34,7 @@ import { findUserByEmail, getUser } from "./accounts";
 import type { Author } from "./conversation-messages";
 import { UNREAD_COUNT_CAP } from "./message-rules";
 
-/** Page sizes of GET /dm/threads (contract 2.9: default 50, clamped to 1..50). */
+/** Page sizes of GET /dm/threads (default 50, clamped to 1..50, as the original). */
 export const THREAD_PAGE_DEFAULT = 50;
 export const THREAD_PAGE_MAX = 50;
 
@@ -90,11 +90,12 @@ export interface OpenThreadInput {
  * The checks, in order: the workspace named exists (404 "Workspace not found") and the caller is
  * a member (403 "Forbidden"): it is the caller's own workspace, the one the conversation is
  * started from (the web app sends its selected one), and is what a new thread records. The other
- * user exists (404 "User not found") and is not the caller (400, D9). An existing thread of the
- * pair is then returned whatever workspace it was opened from, read-only or not: the two already
- * talk. Creating one needs the two to be able to reach each other, through any shared workspace
- * or a friendship (D18): 403 NOT_WITHIN_REACH when named by id; when named by e-mail, 404 "User
- * not found" as for an unknown address, so the route cannot be used to learn which addresses are
+ * user exists (404 "User not found") and is not the caller (400,
+ * docs/original-defects.md#d9-500s-for-ordinary-mistakes). An existing thread of the pair is then returned
+ * whatever workspace it was opened from, read-only or not: the two already talk. Creating one needs the two
+ * to be able to reach each other, through any shared workspace or a friendship
+ * (docs/original-defects.md#d18-relationships): 403 NOT_WITHIN_REACH when named by id; when named by e-mail,
+ * 404 "User not found" as for an unknown address, so the route cannot be used to learn which addresses are
  * registered.
  */
 export async function openThread(
@@ -155,7 +156,7 @@ async function findThreadOfPair(db: Queryable, user1Id: number, user2Id: number)
 }
 
 export interface ThreadListQuery {
-  /** Matched against the other participant's handle only (D20). */
+  /** The other participant's handle only (docs/original-defects.md#d20-self-matching-search). */
   q?: string;
   limit: number;
   offset: number;
@@ -241,8 +242,8 @@ async function selectThreads(
 /**
  * GET /dm/threads: the caller's threads, most recent activity first, each once. `q` keeps the
  * threads whose other participant's handle contains it, case-insensitively and literally; the
- * caller's own handle is never matched (D20), so a query that matches one's own name does not
- * return every thread.
+ * caller's own handle is never matched (docs/original-defects.md#d20-self-matching-search), so a query that
+ * matches one's own name does not return every thread.
  */
 export function listThreads(db: Queryable, callerId: number, query: ThreadListQuery): Promise<ThreadView[]> {
   const conditions: SQL[] = [sql`(t.user1_id = ${callerId} or t.user2_id = ${callerId})`];

@@ -1,7 +1,8 @@
 /**
- * Friends and friend requests (contract 2.5), with D10, D12 and D20 fixed, unfriending and
- * cancelling a request added, and the events of 3.5 sent through the Notifier once the change
- * is committed.
+ * Friends and friend requests (docs/http-api.md#friends), with docs/original-defects.md#d10-long-handles,
+ * docs/original-defects.md#d12-settled-requests and docs/original-defects.md#d20-self-matching-search fixed,
+ * unfriending and cancelling a request added, and the notification events sent through the Notifier once the
+ * change is committed.
  *
  * One request row per direction is kept and reused (uq_friend_requests_users), as in the
  * original. Everything that decides between "friends", "pending one way" and "pending the
@@ -62,7 +63,7 @@ async function view(db: Database, request: FriendRequest): Promise<FriendRequest
 /**
  * GET /friends: the other user of each of the caller's friendships, newest friendship first.
  * `query` keeps those whose handle contains it, case-insensitively and literally; it is matched
- * against the friend only, never against the caller (D20).
+ * against the friend only, never against the caller (docs/original-defects.md#d20-self-matching-search).
  */
 export async function listFriends(db: Database, callerId: number, query: string | undefined, page: Page) {
   const other = alias(users, "other");
@@ -118,7 +119,7 @@ async function areFriends(tx: Transaction, a: number, b: number) {
 }
 
 /**
- * POST /friends/requests, in the contract's order of checks. A request the caller already has
+ * POST /friends/requests, in the original's order of checks. A request the caller already has
  * pending is returned as it is; a declined or accepted one (after an unfriending) is reopened.
  * The addressee is told every time (friend.requested), as the original does.
  */
@@ -177,8 +178,8 @@ function assertPending(row: FriendRequest) {
 
 /**
  * Accepting or declining: only the addressee may, and only while the request is pending — any
- * other state answers 409 and tells nobody anything (D12: the original re-sent the event, so a
- * requester could see "accepted" for a request that had been declined).
+ * other state answers 409 and tells nobody anything (docs/original-defects.md#d12-settled-requests: the
+ * original re-sent the event, so a requester could see "accepted" for a request that had been declined).
  */
 async function respond(
   ctx: FriendsContext,

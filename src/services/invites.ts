@@ -1,6 +1,7 @@
 /**
- * Workspace invites (contract 2.4, 2.6; D4, D9, D12, D17, D18): the owner and admins invite by
- * handle, list and cancel their workspace's pending invites; the invitee lists, accepts or
+ * Workspace invites (docs/http-api.md#workspaces-members-and-invites;
+ * docs/original-defects.md#d12-settled-requests, docs/original-defects.md#d18-relationships): the owner and
+ * admins invite by handle, list and cancel their workspace's pending invites; the invitee lists, accepts or
  * declines. Only a pending invite can be answered or cancelled (409 otherwise, and no event).
  */
 import { and, desc, eq, sql } from "drizzle-orm";
@@ -42,7 +43,7 @@ async function inviteView(db: Queryable, inviteId: number): Promise<InviteView |
   return row;
 }
 
-/** POST /workspaces/{id}/invites, with the contract's order of checks. */
+/** POST /workspaces/{id}/invites, with the original's order of checks. */
 export async function createInvite(
   db: Queryable,
   notifier: Notifier,
@@ -113,8 +114,9 @@ export async function listWorkspaceInvites(
 type Answer = "accepted" | "declined";
 
 /**
- * Accepts or declines: 404 unknown, 403 not the invitee, 409 no longer pending (D12: no event
- * then). Accepting makes the invitee a member unless they already are.
+ * Accepts or declines: 404 unknown, 403 not the invitee, 409 no longer pending
+ * (docs/original-defects.md#d12-settled-requests: no event then). Accepting makes the invitee a member unless
+ * they already are.
  */
 export async function answerInvite(
   db: Queryable,

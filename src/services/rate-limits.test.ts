@@ -76,7 +76,7 @@ describe("the rule table", () => {
     });
   });
 
-  it("has the contract's defaults", () => {
+  it("has the documented defaults", () => {
     const c = config();
     const limits = Object.fromEntries(RATE_RULES.map((rule) => [rule, ruleSpec(c, rule).limit]));
     expect(limits).toEqual({

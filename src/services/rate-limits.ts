@@ -1,9 +1,11 @@
 /**
- * Rate limits (contract 6; D5, D14, D15): every rule, its key and its setting, in one place,
- * usable from the Worker's middleware (http/rate-limit.ts) and from the Durable Objects alike.
+ * Rate limits (docs/http-api.md#rate-limits; docs/original-defects.md#d14-rate-limit-bypass): every rule, its
+ * key and its setting, in one place, usable from the Worker's middleware (http/rate-limit.ts) and from the
+ * Durable Objects alike.
  *
  * Counting is done in the store by @upstash/ratelimit's fixed window (one EVALSHA per check: INCRBY
- * plus PEXPIRE in one script, so a counter can never be left without its TTL, D15). Windows are
+ * plus PEXPIRE in one script, so a counter can never be left without its TTL,
+ * docs/original-defects.md#d15-store-expiry-and-outages). Windows are
  * aligned to the epoch (a 60 s window ends on the minute). The key of a check is
  * `<STORE_KEY_PREFIX><rule prefix>:<identifier>:<window number>`, e.g.
  * `rl:http:ip:203.0.113.9:29651234` or `rl:msg:post:u:42:c:7:177907401`; identifiers are
@@ -13,12 +15,12 @@
  *
  * Without a configured store (development only) the same windows are counted in the in-memory store.
  *
- * Failure (D15): a check the store cannot answer within RATE_LIMIT_TIMEOUT_MS (connection refused,
- * timeout, Redis down behind the bridge) lets the request through when RATE_LIMIT_FAIL_OPEN is true
- * (the default) and refuses it otherwise (503 "Rate limiter unavailable"); either way a warning is
- * logged (at most one per rule every 10 s per isolate) and counted in rate_limiter_unavailable_total.
- * After such a failure the store is left alone for 5 s, so an outage does not add the timeout to
- * every request.
+ * Failure (docs/original-defects.md#d15-store-expiry-and-outages): a check the store cannot answer within
+ * RATE_LIMIT_TIMEOUT_MS (connection refused, timeout, Redis down behind the bridge) lets the request through
+ * when RATE_LIMIT_FAIL_OPEN is true (the default) and refuses it otherwise (503 "Rate limiter unavailable");
+ * either way a warning is logged (at most one per rule every 10 s per isolate) and counted in
+ * rate_limiter_unavailable_total. After such a failure the store is left alone for 5 s, so an outage does not
+ * add the timeout to every request.
  * RATE_LIMITS_ENABLED=false switches every rule off (benchmarks): no store call is made at all.
  */
 import { Ratelimit } from "@upstash/ratelimit";
@@ -42,7 +44,7 @@ export type RateRule =
   | "reaction";
 
 export interface RuleSpec {
-  /** Key prefix (after STORE_KEY_PREFIX); contract 4.5's names where the contract has the rule. */
+  /** Key prefix (after STORE_KEY_PREFIX); the original's key names where the original had the rule. */
   prefix: string;
   limit: number;
   windowMs: number;
@@ -299,7 +301,8 @@ export type MessageScope =
   | { kind: "reaction" };
 
 /**
- * The message limits (D14), for the Durable Objects and the message routes:
+ * The message limits (docs/original-defects.md#d14-rate-limit-bypass), for the Durable Objects and the
+ * message routes:
  *
  *   channel:   RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS per user per channel (key rl:msg:post:u:{uid}:c:{cid})
  *   dm:        RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS per user per thread (rl:dm:post:u:{uid}:t:{tid})

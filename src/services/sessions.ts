@@ -1,6 +1,7 @@
 /**
- * Sessions: one row per login, named by the `sid` of its tokens (contract 5.2), with refresh
- * rotation and reuse detection (OWASP ASVS 10.4.5) and the grace window of D16.
+ * Sessions: one row per login, named by the `sid` of its tokens (docs/http-api.md#accounts-and-sessions),
+ * with refresh rotation and reuse detection (OWASP ASVS 10.4.5) and a grace window
+ * (docs/original-defects.md#d16-refresh-rotation).
  *
  * Rotation keeps the session id. Each refresh token carries a `jti`; the session row remembers
  * the current one and the one before it. Presenting:
@@ -270,7 +271,7 @@ const touchedHere = new Map<string, number>();
 const TOUCHED_HERE_MAX = 10_000;
 
 /**
- * Updates last_seen_at at most once per `ttlSeconds` per session and isolate (contract 5.5). Best
+ * Updates last_seen_at at most once per `ttlSeconds` per session and isolate, as the original did. Best
  * effort: failures are logged and ignored.
  */
 export async function touchSession(

@@ -1,10 +1,11 @@
 /**
- * Finding people, their online state, and one's own profile (contract 2.3; D19, D15).
+ * Finding people, their online state, and one's own profile (docs/http-api.md#users;
+ * docs/original-defects.md#d19-user-discovery).
  *
  * "Reach" is the privacy rule of this module: a caller may discover someone they share a
  * workspace with, a friend, or someone whose full handle they already know (a handle is how
  * people are introduced, like a phone number). Prefix search and online state reveal nothing
- * about anyone else, so neither can be used to enumerate the user base (D19).
+ * about anyone else, so neither can be used to enumerate the user base.
  */
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { baseNameProblem, codePointLength, formatHandle, isHandle } from "../auth/handles";
@@ -20,12 +21,12 @@ import { allocateHandle, getUser } from "./accounts";
 
 /** The longest handle there is (a 32-character base, '#', four digits). */
 const MAX_HANDLE_LENGTH = 37;
-/** Fewer characters than this find nobody by prefix (contract: the web app sends at least 2). */
+/** Fewer characters than this find nobody by prefix (the web app sends at least 2). */
 export const SEARCH_MIN_LENGTH = 2;
 
 const userNotFound = () => notFound("User not found");
 
-/** Case-insensitive exact match on the full handle, after trimming; the contract's lookup. */
+/** Case-insensitive exact match on the full handle, after trimming, as the original looked handles up. */
 export async function findByHandle(db: Database, raw: string): Promise<User> {
   const handle = raw.trim();
   // Nothing longer than a handle can be one; no need to ask the database.
@@ -114,7 +115,7 @@ export async function onlineStatuses(
 export interface ProfileChanges {
   /** A validated http(s) URL, or null to remove the avatar. */
   avatarUrl?: string | null;
-  /** A new base name; the handle keeps the rules of registration (contract 4.3). */
+  /** A new base name; the handle keeps the rules of registration (src/auth/handles.ts). */
   displayName?: string;
 }
 

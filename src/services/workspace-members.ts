@@ -1,6 +1,7 @@
 /**
- * The members of a workspace (contract 2.6; D17): list them, change roles, transfer ownership,
- * remove a member or leave.
+ * The members of a workspace (docs/http-api.md#workspaces-members-and-invites;
+ * docs/original-defects.md#d17-missing-features): list them, change roles, transfer ownership, remove a
+ * member or leave.
  *
  * Every change is written with its audit entry in one transaction, and the affected users are
  * told through the notifier, and the conversation objects through the realtime port, once it is

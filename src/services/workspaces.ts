@@ -1,5 +1,6 @@
 /**
- * Workspaces (contract 2.6; D9, D17, D22): create, list, read, rename, delete. Their members
+ * Workspaces (docs/http-api.md#workspaces-members-and-invites;
+ * docs/original-defects.md#d9-500s-for-ordinary-mistakes): create, list, read, rename, delete. Their members
  * (roles, ownership, removal, leaving) are in workspace-members.ts.
  *
  * Every change is written with its audit entry in one transaction, and the affected users are

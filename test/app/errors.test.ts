@@ -1,5 +1,6 @@
 /**
- * The error layer of contract 1.4 and CORS of 7.2, through the real Worker in workerd.
+ * The error layer (docs/http-api.md#errors) and CORS (docs/http-api.md#cors), through the real Worker in
+ * workerd.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";

@@ -1,5 +1,5 @@
 /**
- * Liveness and readiness (contract 2.10, issue 2 item 7) through the real Worker.
+ * Liveness and readiness through the real Worker.
  */
 
 import { createServer } from "node:net";

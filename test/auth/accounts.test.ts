@@ -1,5 +1,5 @@
 /**
- * Registration, login and the original's auth tests (contract 2.2, 4.3, 5.1, section 10).
+ * Registration, login and the original's auth tests.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -50,8 +50,9 @@ describe("the original's auth tests", () => {
 
   it("refresh rotates the refresh token; the old one, reused after the grace window, is refused", async () => {
     // The original's test expects the old token to fail and the new one to keep working. We
-    // fix D16 with reuse detection (OWASP ASVS 10.4.5): a reused token after the grace window
-    // means it leaked, so the whole session is revoked and the new one fails too.
+    // fix the rotation defect (docs/original-defects.md#d16-refresh-rotation) with reuse detection (OWASP
+    // ASVS 10.4.5): a reused token after the grace window means it leaked, so the whole session is revoked
+    // and the new one fails too.
     const strict = await startApp({ database: app.database, env: { REFRESH_REUSE_GRACE_SECONDS: "0" } });
     try {
       const user = await registerUser(strict);
@@ -85,7 +86,7 @@ describe("the original's auth tests", () => {
 });
 
 describe("POST /auth/register", () => {
-  it("answers UserRead, lower-cases the e-mail (D11) and creates no session", async () => {
+  it("answers UserRead, lower-cases the e-mail and creates no session", async () => {
     const local = uniqueEmail("Mixed").split("@")[0];
     const res = await http.post("/auth/register", {
       json: { email: `  ${local}@Example.COM `, password: "secret1", display_name: "  Ada Lovelace " },
@@ -174,7 +175,7 @@ describe("POST /auth/login", () => {
     expect(row?.revoked_at).toBeNull();
   });
 
-  it("accepts the e-mail in any case and with surrounding blanks (D11)", async () => {
+  it("accepts the e-mail in any case and with surrounding blanks", async () => {
     const user = await registerUser(app);
     const tokens = await login(app, `  ${user.email.toUpperCase()} `, user.password);
     expect(tokens.access_token).toBeTruthy();

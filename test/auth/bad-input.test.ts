@@ -1,5 +1,5 @@
 /**
- * Bad input on every auth route: each is answered with the 4xx and body the contract gives
+ * Bad input on every auth route: each is answered with the 4xx and body documented in docs/http-api.md
  * (sections 1.4, 1.5, 2.2), in the original's 422 vocabulary, and never with a 500.
  */
 import { SignJWT } from "jose";
@@ -163,7 +163,7 @@ describe("POST /auth/register", () => {
     expect(res.body.email).toBe(email);
     const [row] = await app.sql`select email from users where id = ${res.body.id}`;
     expect(row?.email).toBe(email);
-    // Login normalises the same way (D11).
+    // Login normalises the same way (docs/original-defects.md#d11-e-mail-case).
     await expect(login(app, typed, "secret-password")).resolves.toMatchObject({ token_type: "bearer" });
   });
 
@@ -172,7 +172,7 @@ describe("POST /auth/register", () => {
     ["1 code point in 2 UTF-16 units", "😀", atLeast("display_name", 2)],
     ["33 characters", "a".repeat(33), atMost("display_name", 32)],
     ["33 code points", "😀".repeat(33), atMost("display_name", 32)],
-    // The length rule applies before trimming (contract 2.2).
+    // The length rule applies before trimming.
     ["32 characters and a blank", ` ${"b".repeat(32)}`, atMost("display_name", 32)],
   ])("refuses a display_name of %s with 422", async (_, displayName, issue) => {
     const res = await register(validRegistration({ display_name: displayName }));

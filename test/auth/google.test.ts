@@ -92,7 +92,7 @@ describe("a valid ID token", () => {
     expect(await usersWithEmail(email)).toBe(1);
   });
 
-  it("stores a new e-mail lower-cased and finds it again in any case (D11)", async () => {
+  it("stores a new e-mail lower-cased and finds it again in any case", async () => {
     const email = uniqueEmail("mixed");
     const shouted = email.toUpperCase();
     const first = await signIn(await signIdToken(key, idTokenClaims(shouted)));
@@ -216,7 +216,7 @@ describe("request shape and configuration", () => {
   });
 });
 
-describe("handles for names that are not valid bases (the backfill rule of contract 4.3)", () => {
+describe("handles for names that are not valid bases (the backfill rule of handles)", () => {
   const localPart = (email: string) => email.split("@")[0] as string;
   const cases: [string, string | undefined, (email: string) => string][] = [
     ["a name with '#'", "Ada#Lovelace", () => "AdaLovelace"],

@@ -1,7 +1,7 @@
 /**
  * Auth against a database adopted from the original service (test/fixtures): its bcrypt
  * passwords, its handles, its sessions, and tokens it signed, all keep working after
- * `migrateDatabase` and the switch to this Worker (contract 5.1: same secret, same claims).
+ * `migrateDatabase` and the switch to this Worker (same secret, same claims).
  */
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
@@ -121,7 +121,7 @@ describe("passwords of the original", () => {
     expect(await storedHash(ALICE.id)).toBe(originalHashes.get(ALICE.id));
   });
 
-  it("accepts the e-mail in another case (D11)", async () => {
+  it("accepts the e-mail in another case", async () => {
     await restoreOriginalHash(ALICE.id);
     const tokens = await login(app, "Alice@Example.COM", ALICE.password);
     expect(jwtPayload(tokens.access_token).sub).toBe(String(ALICE.id));
@@ -195,7 +195,7 @@ describe("tokens the original signed", () => {
     expect(res.body).toEqual({ detail: "Session revoked" });
   });
 
-  it("a refresh token presented twice within the grace window gets the same pair (two tabs, D16)", async () => {
+  it("a refresh token presented twice within the grace window gets the same pair (two tabs)", async () => {
     // The first refresh after the switch is the likeliest moment for two tabs to race: every
     // open tab holds the original's token and the access tokens all expire within 15 minutes.
     const sid = await insertOriginalSession(ALICE.id);
@@ -231,7 +231,8 @@ describe("tokens the original signed", () => {
       expect(jwtPayload(first.body.refresh_token)).toMatchObject({ sub: "1", sid, typ: "refresh" });
       expect(first.body.refresh_token).not.toBe(oldRefresh);
       expect((await api(strict, { token: first.body.access_token }).get("/auth/me")).status).toBe(200);
-      // Rotation leaves access tokens to their own expiry (D16), the original's included.
+      // Rotation leaves access tokens to their own expiry (docs/original-defects.md#d16-refresh-rotation),
+      // the original's included.
       expect((await api(strict, { token: oldAccess }).get("/auth/me")).status).toBe(200);
 
       const replay = await api(strict).post("/auth/refresh", { json: { refresh_token: oldRefresh } });

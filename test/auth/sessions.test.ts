@@ -1,6 +1,6 @@
 /**
- * Sessions: rotation with reuse detection and a grace window (D16), immediate revocation,
- * the session list, "log out everywhere else" and password change (contract 2.2, 5).
+ * Sessions: rotation with reuse detection and a grace window (docs/original-defects.md#d16-refresh-rotation),
+ * immediate revocation, the session list, "log out everywhere else" and password change.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -73,7 +73,7 @@ describe("refresh rotation", () => {
   });
 });
 
-describe("last seen (contract 5.5)", () => {
+describe("last seen", () => {
   it("records a session's use in last_seen_at at most once per SESSION_TOUCH_TTL_SECONDS", async () => {
     const user = await registerUser(app);
     const lastSeen = async () => {
@@ -159,7 +159,7 @@ describe("revocation", () => {
 });
 
 describe("GET /auth/sessions and log out everywhere else", () => {
-  it("lists the live sessions with the contract's fields and marks the caller's own", async () => {
+  it("lists the live sessions with the documented fields and marks the caller's own", async () => {
     const user = await registerUser(app);
     const phone = await login(app, user.email, user.password);
     const res = await api(app, { token: user.accessToken }).get("/auth/sessions");

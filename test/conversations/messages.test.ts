@@ -1,9 +1,10 @@
 /**
  * The message routes' contract, for channels (/channels/{id}/messages) and threads
- * (/dm/threads/{id}/messages) alike (contract 2.8, 2.9; D13, D14, D17): the answer to a post,
- * content rules, idempotent client_id, keyset pagination and its edges, edit and delete by the
- * author. Who may do what, and what only one kind has (archived channels, moderators, read state,
- * the threads' offset paging), is in test/messages/rest.test.ts and test/dm/messages.test.ts.
+ * (/dm/threads/{id}/messages) alike (docs/original-defects.md#d13-paging,
+ * docs/original-defects.md#d14-rate-limit-bypass, docs/original-defects.md#d17-missing-features): the answer
+ * to a post, content rules, idempotent client_id, keyset pagination and its edges, edit and delete by the
+ * author. Who may do what, and what only one kind has (archived channels, moderators, read state, the
+ * threads' offset paging), is in test/messages/rest.test.ts and test/dm/messages.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -93,7 +94,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
       expect(await kind.stored(c)).toEqual([emoji, padded]);
     });
 
-    it("returns the first message again for a repeated client_id, per user and conversation (D14)", async () => {
+    it("returns the first message again for a repeated client_id, per user and conversation", async () => {
       const c = await kind.fresh();
       const first = await kind.post(c, c.a, "once", "client:dup");
       expect(await kind.post(c, c.a, "once (retried)", "client:dup")).toEqual(first);
@@ -123,7 +124,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("pagination (D13)", () => {
+  describe("pagination", () => {
     let c: Conversation;
     let ids: number[];
     let reader: TestUser;
@@ -222,7 +223,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("edit and delete (D17)", () => {
+  describe("edit and delete", () => {
     it("lets the author edit: content, is_edited and updated_at change; the other participant may not (403)", async () => {
       const c = await kind.fresh();
       const message = await kind.post(c, c.a, "typo", "client:e");

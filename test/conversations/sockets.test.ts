@@ -1,9 +1,11 @@
 /**
  * The conversation socket's contract, for channels (/ws/chat) and threads (/ws/dm) alike
- * (contract 3.1 to 3.4; D2, D3, D7, D14, D21): the handshake's refusals, good and bad frames,
- * typing, read frames, idempotent sends, edit and delete events, a user's last leave, and closing
- * sockets whose session or token ended. What only one kind does is in
- * test/messages/chat-socket.test.ts and test/dm/socket.test.ts.
+ * (docs/original-defects.md#d2-channel-socket-authorization, docs/original-defects.md#d3-private-channels,
+ * docs/original-defects.md#d7-socket-sessions-and-expiry, docs/original-defects.md#d14-rate-limit-bypass,
+ * docs/original-defects.md#d21-bad-socket-frames): the handshake's refusals, good and bad frames, typing,
+ * read frames, idempotent sends, edit and delete events, a user's last leave, and closing sockets whose
+ * session or token ended. What only one kind does is in test/messages/chat-socket.test.ts and
+ * test/dm/socket.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -29,7 +31,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     kind = await build(app);
   });
 
-  describe("handshake (contract 3.1; D2, D3, D7)", () => {
+  describe("handshake", () => {
     it("refuses everyone else with 403 before the upgrade, naming the reason", async () => {
       const { main } = kind;
       const user = main.a;
@@ -96,7 +98,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("frames (contract 3.4; D21)", () => {
+  describe("frames", () => {
     it("stores a message frame and echoes it to every socket, sender included, with client_id; a REST post is broadcast alike", async () => {
       const c = await kind.fresh();
       const sender = await kind.join(c, c.a);
@@ -243,7 +245,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("idempotent sends (contract 1.2; D14)", () => {
+  describe("idempotent sends", () => {
     it("answers a repeated client_id on the sender's socket only, sharing the record with REST", async () => {
       const c = await kind.fresh();
       const sender = await kind.join(c, c.a);
@@ -279,7 +281,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("edits and deletes as events (D17)", () => {
+  describe("edits and deletes as events", () => {
     it("broadcasts message.updated and message.deleted, without the deleted content", async () => {
       const c = await kind.fresh();
       const watcher = await kind.join(c, c.b);
@@ -315,7 +317,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("presence (contract 2.7, 3.4; D15)", () => {
+  describe("presence", () => {
     it("announces a user gone once, when their last socket closes, and not while another tab is open", async () => {
       const c = await kind.fresh();
       const watcher = await kind.join(c, c.a);
@@ -335,7 +337,7 @@ describe.each(KINDS)("$kind", ({ build }) => {
     });
   });
 
-  describe("closing sockets that lost their right to exist (D7)", () => {
+  describe("closing sockets that lost their right to exist", () => {
     it("closes the sockets of a revoked session, and only those", async () => {
       const c = await kind.fresh();
       const session = await login(app, c.a.email, c.a.password);

@@ -1,5 +1,5 @@
 /**
- * The thread's object across hibernation (contract 3.2): evicted while idle, it is re-created by
+ * The thread's object across hibernation: evicted while idle, it is re-created by
  * the next event with its sockets open, and each socket's attachment still says who it is and
  * which thread and participants it belongs to: messages, typing, read receipts and the recipient's
  * `dm.unread` decision work as before, and client_id records (object storage) still hold.

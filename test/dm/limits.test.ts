@@ -1,7 +1,8 @@
 /**
- * Limits on direct messages (D14; the original had none): messages per user and thread over REST
- * and the thread socket together, counted by the thread's object; and thread creations (and user
- * lookups) per user, counted in the store, while re-opening an existing thread stays free.
+ * Limits on direct messages (docs/original-defects.md#d14-rate-limit-bypass; the original had none): messages
+ * per user and thread over REST and the thread socket together, counted by the thread's object; and thread
+ * creations (and user lookups) per user, counted in the store, while re-opening an existing thread stays
+ * free.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { windowWithRoom } from "../ratelimit/support";

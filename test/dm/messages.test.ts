@@ -1,8 +1,8 @@
 /**
- * What only the direct-message message routes do (contract 2.9; D13, D17): the authorization
- * matrix of every thread route (friends, read-only threads, non-participants), the web app's
- * offset paging, and deletes by the sender only. What every conversation's message routes do,
- * channels and threads alike, is test/conversations/messages.test.ts.
+ * What only the direct-message message routes do (docs/original-defects.md#d13-paging,
+ * docs/original-defects.md#d17-missing-features): the authorization matrix of every thread route (friends,
+ * read-only threads, non-participants), the web app's offset paging, and deletes by the sender only. What
+ * every conversation's message routes do, channels and threads alike, is test/conversations/messages.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -54,7 +54,7 @@ function routesOf(threadId: number | string, messageId: number | string = 1) {
   ] as const;
 }
 
-describe("authorization matrix (contract 2.9)", () => {
+describe("authorization matrix", () => {
   it("lets both participants use every route", async () => {
     const { thread: own, a, b } = await freshThread();
     for (const user of [a, b]) {
@@ -159,7 +159,7 @@ describe("authorization matrix (contract 2.9)", () => {
   });
 });
 
-describe("pagination (D13)", () => {
+describe("pagination", () => {
   it("keeps the original's offset paging, which the web app's default call carries, and refuses a bad offset with 422", async () => {
     const { thread: own, a, b } = await freshThread();
     // 120 messages straight into the table, same timestamp: only the id orders them.
@@ -185,7 +185,7 @@ describe("pagination (D13)", () => {
   });
 });
 
-describe("edit and delete (D17)", () => {
+describe("edit and delete", () => {
   it("lets only the sender delete a message: the other participant is refused with 403", async () => {
     const { thread: own, a, b } = await freshThread();
     const message = await postDm(app, a, own.id, "mine to delete");

@@ -1,12 +1,12 @@
 /**
- * Migration 0004 (D15, D22) on a database of the original that holds what the original allowed:
- * several threads for one pair of users (one per workspace, and pairs stored in either order) are
- * folded into the one the original itself returned for the pair, with all their messages; every
- * pair is stored in order; the new keys then refuse duplicates; and the history present at the
- * migration counts as read (the original's read state was in Redis, which a migration cannot read).
- * The adopted threads then work through the API. Migration 0005 then lets them outlive the
- * workspace they were started from: the original's foreign key refused to delete a workspace with
- * threads, and deleting them would take two people's history.
+ * Migration 0004 (docs/original-defects.md#d15-store-expiry-and-outages,
+ * docs/original-defects.md#d22-schema-constraints) on a database of the original that holds what the original
+ * allowed: several threads for one pair of users (one per workspace, and pairs stored in either order) are
+ * folded into the one the original itself returned for the pair, with all their messages; every pair is
+ * stored in order; the new keys then refuse duplicates; and the history present at the migration counts as
+ * read (the original's read state was in Redis, which a migration cannot read). The adopted threads then work
+ * through the API. Migration 0005 then lets them outlive the workspace they were started from: the original's
+ * foreign key refused to delete a workspace with threads, and deleting them would take two people's history.
  */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

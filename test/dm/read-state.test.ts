@@ -1,7 +1,7 @@
 /**
- * Read state of direct messages (contract 2.9; D15): GET read-status and POST read, the pointer
- * only moving forward and never past the newest message, read receipts over REST reaching the
- * thread's sockets, unread counts that agree across two devices of one user, and that survive a
+ * Read state of direct messages (docs/original-defects.md#d15-store-expiry-and-outages): GET read-status and
+ * POST read, the pointer only moving forward and never past the newest message, read receipts over REST
+ * reaching the thread's sockets, unread counts that agree across two devices of one user, and that survive a
  * restart, because they live in PostgreSQL rather than the store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,7 +144,7 @@ describe("read-status and read", () => {
   });
 });
 
-describe("unread counts (D15)", () => {
+describe("unread counts", () => {
   it("agree across two devices of the same user, whichever device reads", async () => {
     const { threadId, a, b } = await freshPair();
     const laptop = b.accessToken;

@@ -1,9 +1,11 @@
 /**
- * What only the thread socket /ws/dm/{thread_id} does (contract 3.1 to 3.4; D7, D8): every
- * connect announced, friends admitted and read-only threads refused, read receipts to both
- * participants, no offline announcement while the user's notifications socket is open, and
- * `dm.unread` for a recipient who is not looking at the thread. What every conversation socket
- * does, channels and threads alike, is test/conversations/sockets.test.ts (and delivery.test.ts).
+ * What only the thread socket /ws/dm/{thread_id} does
+ * (docs/original-defects.md#d7-socket-sessions-and-expiry,
+ * docs/original-defects.md#d8-single-process-fan-out): every connect announced, friends admitted and
+ * read-only threads refused, read receipts to both participants, no offline announcement while the user's
+ * notifications socket is open, and `dm.unread` for a recipient who is not looking at the thread. What every
+ * conversation socket does, channels and threads alike, is test/conversations/sockets.test.ts (and
+ * delivery.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -52,7 +54,7 @@ async function freshPair(): Promise<{ threadId: number; a: TestUser; b: TestUser
   return { threadId: (await openThread(app, a, b, cast.workspaceId)).id, a, b };
 }
 
-describe("handshake (contract 3.1; D7)", () => {
+describe("handshake", () => {
   it("admits both participants, announcing each connect to the thread, the new socket included", async () => {
     const alice = await joinDm(app, thread.id, cast.alice);
     expect((await alice.next("presence")).payload).toEqual({
@@ -94,7 +96,7 @@ describe("handshake (contract 3.1; D7)", () => {
   });
 });
 
-describe("read receipts (contract 3.4)", () => {
+describe("read receipts", () => {
   it("turns a read frame into a receipt for both participants, which the author's read-status shows", async () => {
     const { threadId, a, b } = await freshPair();
     const first = await postDm(app, a, threadId, "one");
@@ -117,7 +119,7 @@ describe("read receipts (contract 3.4)", () => {
   });
 });
 
-describe("presence (contract 3.4)", () => {
+describe("presence", () => {
   it("says nothing when the user is still connected through their notifications socket", async () => {
     const { threadId, a, b } = await freshPair();
     const feed = await notificationsOf(app, b);
@@ -135,7 +137,7 @@ describe("presence (contract 3.4)", () => {
   });
 });
 
-describe("dm.unread for a recipient who is not looking at the thread (D8)", () => {
+describe("dm.unread for a recipient who is not looking at the thread", () => {
   it("reaches every notifications socket of the recipient, for REST and socket messages alike", async () => {
     const { threadId, a, b } = await freshPair();
     const second = await login(app, b.email, b.password);

@@ -1,9 +1,11 @@
 /**
- * Direct-message threads (contract 2.9; D9, D13, D18, D20, D22): POST /dm/threads and GET
- * /dm/threads, their codes and bad inputs, one thread per pair whoever opens it (concurrently
- * too), between any two people who can reach each other (a shared workspace or a friendship),
- * the order by last activity, unread counts, and a search that matches the other participant
- * only. Includes the original's tests of threads (contract section 10).
+ * Direct-message threads (docs/original-defects.md#d9-500s-for-ordinary-mistakes,
+ * docs/original-defects.md#d13-paging, docs/original-defects.md#d18-relationships,
+ * docs/original-defects.md#d20-self-matching-search, docs/original-defects.md#d22-schema-constraints): POST
+ * /dm/threads and GET /dm/threads, their codes and bad inputs, one thread per pair whoever opens it
+ * (concurrently too), between any two people who can reach each other (a shared workspace or a friendship),
+ * the order by last activity, unread counts, and a search that matches the other participant only. Includes
+ * the original's tests of threads (its tests/test_direct_messages.py).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -44,7 +46,7 @@ async function listIds(user: TestUser, query = ""): Promise<number[]> {
   return (res.body as ThreadBody[]).map((t) => t.id);
 }
 
-describe("the original's tests (contract section 10)", () => {
+describe("the original's tests", () => {
   it("returns the same thread for (a, b) and (b, a)", async () => {
     const ab = await openThread(app, cast.alice, cast.bob, cast.workspaceId);
     const ba = await openThread(app, cast.bob, cast.alice, cast.workspaceId);
@@ -118,7 +120,7 @@ describe("POST /dm/threads", () => {
     }
   });
 
-  it("refuses a thread with oneself (400) and an unknown user (404), never a 500 (D9)", async () => {
+  it("refuses a thread with oneself (400) and an unknown user (404), never a 500", async () => {
     const cases: [object, number, string][] = [
       [{ user_id: cast.alice.id }, 400, "Cannot create direct message thread with yourself"],
       [{ participant_email: cast.alice.email }, 400, "Cannot create direct message thread with yourself"],
@@ -134,7 +136,7 @@ describe("POST /dm/threads", () => {
     }
   });
 
-  it("needs the two to share a workspace or be friends, and the caller to be in the workspace named (D18)", async () => {
+  it("needs the two to share a workspace or be friends, and the caller to be in the workspace named", async () => {
     const cases: [TestUser, object, number, string][] = [
       // Dave shares no workspace with Alice, and they are not friends (test/dm/reach.test.ts has friends).
       [cast.alice, { workspace_id: cast.workspaceId, user_id: cast.dave.id }, 403, notWithinReach],
@@ -172,7 +174,7 @@ describe("POST /dm/threads", () => {
     expect(res.body.id).toBe(thread.id);
   });
 
-  it("creates one thread when both users open it at once, many times (D22)", async () => {
+  it("creates one thread when both users open it at once, many times", async () => {
     const [x, y] = [await newMember(app, cast, "RaceX"), await newMember(app, cast, "RaceY")];
     const results = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
@@ -316,7 +318,7 @@ describe("GET /dm/threads", () => {
     expect(await listIds(me, `?workspace_id=${cast.otherWorkspaceId}&limit=20&offset=0`)).toEqual(all);
   });
 
-  it("searches the other participant's handle only, case-insensitively and literally (D20)", async () => {
+  it("searches the other participant's handle only, case-insensitively and literally", async () => {
     const [t0, t1, t2] = threads.map((t) => t.id) as [number, number, number];
     expect((await listIds(me, "?q=zed")).sort()).toEqual([t0, t1, t2].sort());
     expect(await listIds(me, "?q=APPLE")).toEqual([t0]);

@@ -1,6 +1,7 @@
 /**
- * Friend routes (contract 2.5) with D10, D12 and D20 fixed, unfriend and cancel added, and the
- * friend.* events of 3.5 observed on real notification sockets.
+ * Friend routes with docs/original-defects.md#d10-long-handles, docs/original-defects.md#d12-settled-requests
+ * and docs/original-defects.md#d20-self-matching-search fixed, unfriend and cancel added, and the friend.*
+ * events of 3.5 observed on real notification sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -52,7 +53,7 @@ describe("POST /friends/requests", () => {
     }
   });
 
-  it("accepts a handle of 37 characters, trimmed and in any case (D10)", async () => {
+  it("accepts a handle of 37 characters, trimmed and in any case", async () => {
     const alice = await registerUser(app);
     const longName = await registerUser(app, { displayName: "L".repeat(32) });
     expect(longName.displayName).toHaveLength(37);
@@ -85,7 +86,7 @@ describe("POST /friends/requests", () => {
     expect(number.status).toBe(422);
   });
 
-  it("answers the contract's errors: unknown user, oneself, already friends, incoming pending", async () => {
+  it("answers the documented errors: unknown user, oneself, already friends, incoming pending", async () => {
     const [alice, bob, carol] = await Promise.all([registerUser(app), registerUser(app), registerUser(app)]);
     const unknown = await request(alice, "Nobody#0000");
     expect(unknown.status).toBe(404);
@@ -213,7 +214,7 @@ describe("accepting and declining", () => {
     await socket.close();
   });
 
-  it("answers 409 for a request that is no longer pending, and tells nobody (D12)", async () => {
+  it("answers 409 for a request that is no longer pending, and tells nobody", async () => {
     const [alice, bob, carol] = await Promise.all([registerUser(app), registerUser(app), registerUser(app)]);
     const accepted = await request(alice, bob);
     await as(app, bob).post(`/friends/requests/${accepted.body.id}/accept`);
@@ -285,7 +286,7 @@ describe("GET /friends and /friends/", () => {
     }
   });
 
-  it("serve the same list on both paths, newest friendship first, without a redirect (1.6)", async () => {
+  it("serve the same list on both paths, newest friendship first, without a redirect", async () => {
     const bare = await as(app, caller).get("/friends?limit=20&offset=0");
     const slash = await as(app, caller).get("/friends/?limit=20&offset=0");
     expect(bare.status).toBe(200);
@@ -294,7 +295,7 @@ describe("GET /friends and /friends/", () => {
     expect(bare.body).toEqual([publicOf(percent), publicOf(gamma), publicOf(beta)]);
   });
 
-  it("filter q on the friend only, never on the caller (D20), literally and case-insensitively", async () => {
+  it("filter q on the friend only, never on the caller, literally and case-insensitively", async () => {
     const list = async (q: string) => (await as(app, caller).get(`/friends?q=${encodeURIComponent(q)}`)).body;
     expect(await list("alpha")).toEqual([]);
     expect(await list("BETA")).toEqual([publicOf(beta)]);

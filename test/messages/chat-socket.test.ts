@@ -1,9 +1,11 @@
 /**
- * What only the channel socket /ws/chat/{workspace_id}/{channel_id} does (contract 3.1 to 3.4; D2,
- * D3, D7, D14): who of a workspace is admitted and the URL's workspace, a moderator's delete, the
- * post limit shared with REST, the presence listing, and closing sockets when a member, a private
- * channel's membership or the channel goes, or refusing messages of an archived channel. What
- * every conversation socket does, channels and threads alike, is test/conversations/sockets.test.ts.
+ * What only the channel socket /ws/chat/{workspace_id}/{channel_id} does
+ * (docs/original-defects.md#d2-channel-socket-authorization, docs/original-defects.md#d3-private-channels,
+ * docs/original-defects.md#d7-socket-sessions-and-expiry, docs/original-defects.md#d14-rate-limit-bypass):
+ * who of a workspace is admitted and the URL's workspace, a moderator's delete, the post limit shared with
+ * REST, the presence listing, and closing sockets when a member, a private channel's membership or the
+ * channel goes, or refusing messages of an archived channel. What every conversation socket does, channels
+ * and threads alike, is test/conversations/sockets.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { windowWithRoom } from "../ratelimit/support";
@@ -25,7 +27,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-describe("handshake (contract 3.1; D2, D3, D7)", () => {
+describe("handshake", () => {
   it("admits the owner, an admin and a member of the channel's workspace", async () => {
     for (const user of [room.owner, room.admin, room.member]) {
       const socket = await joinChat(app, room, user);
@@ -62,7 +64,7 @@ describe("handshake (contract 3.1; D2, D3, D7)", () => {
   });
 });
 
-describe("deletes as events (D17)", () => {
+describe("deletes as events", () => {
   it("broadcasts a moderator's delete of a member's edited message, without its content", async () => {
     const channelId = await freshChannel(app, room);
     const watcher = await joinChat(app, room, room.owner, { channelId });
@@ -91,7 +93,7 @@ describe("deletes as events (D17)", () => {
   });
 });
 
-describe("post limit on the socket (D14)", () => {
+describe("post limit on the socket", () => {
   it("shares the 20 per 10 s window with REST and answers the excess with an error event", async () => {
     const channelId = await freshChannel(app, room);
     // The windows are aligned to the clock (the store's fixed windows): start the burst early in one.
@@ -115,7 +117,7 @@ describe("post limit on the socket (D14)", () => {
   });
 });
 
-describe("presence (contract 2.7; D15)", () => {
+describe("presence", () => {
   it("lists the users with an open socket, once each, and announces first joins and last leaves", async () => {
     const channelId = await freshChannel(app, room);
     const presence = async () => (await as(app, room.member).get(`/channels/${channelId}/presence`)).body;
@@ -160,7 +162,7 @@ describe("presence (contract 2.7; D15)", () => {
   });
 });
 
-describe("closing sockets that lost their right to exist (D7)", () => {
+describe("closing sockets that lost their right to exist", () => {
   it("closes the socket of a member removed from the workspace at once", async () => {
     const channelId = await freshChannel(app, room);
     const user = await registerUser(app, { displayName: "Leaver" });

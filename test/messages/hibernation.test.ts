@@ -1,8 +1,8 @@
 /**
- * The channel object's life across hibernation (issue 5, item 3; contract 3.2): evicted while
- * idle, it is re-created by the next event with its sockets open and their state intact; the
- * web app's pings are answered without waking it and still keep a socket alive; a silent socket
- * is closed after 25 s.
+ * The channel object's life across hibernation (issue 5, item 3;
+ * docs/socket-protocol.md#limits-and-liveness): evicted while idle, it is re-created by the next event with
+ * its sockets open and their state intact; the web app's pings are answered without waking it and still keep
+ * a socket alive; a silent socket is closed after 25 s.
  *
  * These tests wait for real time to pass (Miniflare evicts an idle object after 10 to 15 s).
  * The sockets carry ordinary tokens with a session: revocations are pushed to the object, which
@@ -88,7 +88,7 @@ describe("hibernation", () => {
   }, 60_000);
 });
 
-describe("the 25 s idle rule (contract 3.2)", () => {
+describe("the 25 s idle rule", () => {
   it("closes a silent socket with 1001 and keeps those that ping, either way", async () => {
     const member = room.member;
     const silent = await joinChat(app, room, member);

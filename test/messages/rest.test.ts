@@ -1,9 +1,9 @@
 /**
- * What only the channel message routes do (contract 2.8; D14, D17): the codes of every route by
- * role, the post limit, archived channels, edits refused to moderators, deletes by moderators,
- * and read state with unread counts. What every conversation's message routes do, channels and
- * threads alike (content rules, idempotent client_id, pagination, the author's edit and delete),
- * is test/conversations/messages.test.ts.
+ * What only the channel message routes do (docs/original-defects.md#d14-rate-limit-bypass,
+ * docs/original-defects.md#d17-missing-features): the codes of every route by role, the post limit, archived
+ * channels, edits refused to moderators, deletes by moderators, and read state with unread counts. What every
+ * conversation's message routes do, channels and threads alike (content rules, idempotent client_id,
+ * pagination, the author's edit and delete), is test/conversations/messages.test.ts.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +30,7 @@ const messagesOf = (channelId: number | string) => `/channels/${channelId}/messa
 
 const storedCount = async (channelId: number) => (await storedContents(app, "channel", channelId)).length;
 
-describe("codes (contract 2.8)", () => {
+describe("codes", () => {
   it("refuses anonymous callers with 401", async () => {
     for (const [method, path] of [
       ["GET", messagesOf(room.channelId)],
@@ -99,7 +99,7 @@ describe("codes (contract 2.8)", () => {
 });
 
 describe("posting", () => {
-  it("limits each user to 20 posts per 10 s per channel with 429, and not other users (D14)", async () => {
+  it("limits each user to 20 posts per 10 s per channel with 429, and not other users", async () => {
     const channelId = await freshChannel(app, room);
     // The windows are aligned to the clock (the store's fixed windows): start the burst early in one.
     await windowWithRoom(10_000, 7_000);
@@ -135,7 +135,7 @@ describe("posting", () => {
   });
 });
 
-describe("edit and delete (D17)", () => {
+describe("edit and delete", () => {
   it("refuses edits by anyone but the author, even the owner, with 403", async () => {
     const channelId = await freshChannel(app, room);
     const message = await post(app, room.member, channelId, "mine");

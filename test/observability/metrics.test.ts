@@ -1,6 +1,6 @@
 /**
- * GET /metrics (contract 7.1; D6) through the real Worker: the Prometheus text format, parsed
- * strictly; requests by route template and status; the latency histogram; the socket, message and
+ * GET /metrics (docs/original-defects.md#d6-metrics) through the real Worker: the Prometheus text format,
+ * parsed strictly; requests by route template and status; the latency histogram; the socket, message and
  * rate-limit series; METRICS_TOKEN and METRICS_ENABLED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 /**
- * The global HTTP rule (contract 6.2 "Global HTTP"; D5) through the real Worker and store: 429 JSON
- * with rate and CORS headers, a fresh budget in the next window, keying per user versus per address,
+ * The global HTTP rule (docs/original-defects.md#d5-rate-limit-500s) through the real Worker and store: 429
+ * JSON with rate and CORS headers, a fresh budget in the next window, keying per user versus per address,
  * X-Forwarded-For only when CLIENT_IP_SOURCE says so, exempt paths and preflights, and the off switch.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,7 +131,7 @@ describe("per user", () => {
   });
 });
 
-describe("client address from proxy headers (contract 6.1)", () => {
+describe("client address from proxy headers", () => {
   it("ignores X-Forwarded-For unless CLIENT_IP_SOURCE names it", async () => {
     await windowWithRoom(WINDOW_MS, BURST_MS);
     const statuses: number[] = [];

@@ -1,8 +1,8 @@
 /**
- * checkMessageRate, the limits the Durable Objects apply to messages (D14): channel messages per
- * user and channel, DMs per user and thread, DM thread creation per user. Called here as the objects
- * call it, against the real Redis behind the bridge (and the in-memory store of development), with
- * short windows.
+ * checkMessageRate, the limits the Durable Objects apply to messages
+ * (docs/original-defects.md#d14-rate-limit-bypass): channel messages per user and channel, DMs per user and
+ * thread, DM thread creation per user. Called here as the objects call it, against the real Redis behind the
+ * bridge (and the in-memory store of development), with short windows.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,7 +81,7 @@ describe.skipIf(!testStore)("checkMessageRate against the store", () => {
     // Other channels and other users have their own budgets.
     expect(await outcomes(1, { kind: "channel", channelId: 8 }, 1)).toEqual(["allowed"]);
     expect(await outcomes(2, { kind: "channel", channelId: 7 }, 1)).toEqual(["allowed"]);
-    // The counter is in Redis under the contract's key, with a TTL.
+    // The counter is in Redis under the original's key, with a TTL.
     const keys = await redis.keys(`${prefix}rl:msg:post:u:1:c:7:*`);
     expect(keys).toHaveLength(1);
     expect(await redis.pttl(keys[0] ?? "")).toBeGreaterThan(0);

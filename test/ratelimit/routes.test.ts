@@ -1,5 +1,5 @@
 /**
- * The route-level rules (contract 6.2) through the real Worker and store: login per address and per
+ * The route-level rules through the real Worker and store: login per address and per
  * address and user name, register, refresh, the socket-connect limit at the handshake, and the channel
  * post limit; each answered with 429, rate headers and CORS headers, each with its own key.
  */

@@ -1,8 +1,8 @@
 /**
- * The limiter when the store cannot be reached (contract 6.4; D15): it fails open by default and
- * says so in a warning, it answers 503 "Rate limiter unavailable" with RATE_LIMIT_FAIL_OPEN=false
- * (with CORS headers; exempt paths still answer), and a store that accepts connections but never
- * answers costs a short timeout rather than a hung request.
+ * The limiter when the store cannot be reached (docs/original-defects.md#d15-store-expiry-and-outages): it
+ * fails open by default and says so in a warning, it answers 503 "Rate limiter unavailable" with
+ * RATE_LIMIT_FAIL_OPEN=false (with CORS headers; exempt paths still answer), and a store that accepts
+ * connections but never answers costs a short timeout rather than a hung request.
  */
 import { createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -29,7 +29,7 @@ export const fromIp = (ip: string, extra: Record<string, string> = {}) => ({
 
 export const ORIGIN = "http://app.example";
 
-/** A 429 as contract 6.3 and issue 7 describe it, with the limit that was exceeded. */
+/** A 429 as docs/http-api.md#rate-limits describes it, with the limit that was exceeded. */
 export function expectLimited(res: ApiResponse, limit: number, windowMs: number): void {
   expect(res.status, res.text).toBe(429);
   expect(res.body).toEqual({ detail: "Too many requests" });
@@ -43,7 +43,10 @@ export function expectLimited(res: ApiResponse, limit: number, windowMs: number)
   expect(res.headers.get("ratelimit-reset")).toBe(String(retryAfter));
 }
 
-/** CORS headers as every answer to an allowed origin carries them (D5), with the rate headers exposed. */
+/**
+ * CORS headers as every answer to an allowed origin carries them
+ * (docs/original-defects.md#d5-rate-limit-500s), with the rate headers exposed.
+ */
 export function expectCors(res: ApiResponse): void {
   expect(res.headers.get("access-control-allow-origin")).toBe(ORIGIN);
   expect(res.headers.get("access-control-allow-credentials")).toBe("true");

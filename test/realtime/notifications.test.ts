@@ -15,7 +15,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-describe("handshake (contract 3.1)", () => {
+describe("handshake", () => {
   it("refuses a missing token with 403", async () => {
     expect(await refusal(feedUrl(app))).toBe(403);
     expect(await refusal(feedUrl(app, ""))).toBe(403);
@@ -39,7 +39,7 @@ describe("handshake (contract 3.1)", () => {
     expect(await refusal(feedUrl(app, await accessTokenExpiringIn(user, -10)))).toBe(403);
   });
 
-  it("refuses a token whose session was revoked with 403 (D7)", async () => {
+  it("refuses a token whose session was revoked with 403", async () => {
     const user = await registerUser(app);
     const logout = await api(app, { token: user.accessToken }).post("/auth/logout");
     expect(logout.status).toBe(204);
@@ -98,7 +98,7 @@ describe("handshake (contract 3.1)", () => {
   });
 });
 
-describe("delivery (contract 3.5, D4, D8)", () => {
+describe("delivery", () => {
   it("delivers every event type to every open socket of the user, and only theirs", async () => {
     const user = await registerUser(app);
     const other = await registerUser(app);
@@ -233,7 +233,7 @@ describe("delivery (contract 3.5, D4, D8)", () => {
     for (const socket of [...ownerSockets, ...guestSockets]) await socket.close();
   });
 
-  it("drops an event that cannot be encoded and keeps delivering the next ones (D4)", async () => {
+  it("drops an event that cannot be encoded and keeps delivering the next ones", async () => {
     const user = await registerUser(app);
     const sockets = [
       await connectSocket(feedUrl(app, user.accessToken)),
@@ -276,7 +276,7 @@ describe("delivery (contract 3.5, D4, D8)", () => {
   });
 });
 
-describe("closing sockets that lost their right to exist (D7)", () => {
+describe("closing sockets that lost their right to exist", () => {
   it("closes the sockets of a revoked session within seconds, and only those", async () => {
     const user = await registerUser(app);
     const other = await login(app, user.email, user.password);
@@ -315,7 +315,7 @@ describe("closing sockets that lost their right to exist (D7)", () => {
   }, 60_000);
 });
 
-describe("online presence (contract 3.3, D15)", () => {
+describe("online presence", () => {
   it("keeps an expiring online key while a socket is open and removes it after the last close", async () => {
     const store = inject("store");
     if (!store) return; // The in-memory store cannot be inspected from here.

@@ -1,9 +1,9 @@
 /**
- * A revoked session's sockets close at once on every endpoint (issue 5 item 2, issue 6; D7):
- * the sessions service pushes the revocation to the user's notification feed, which closes its
- * own sockets and forwards it to each channel room and DM thread where the user holds sockets.
- * The revoking request answers only once the push has been delivered, so right after it the
- * objects already hold no socket of the revoked session (read through the ENV=test probes; their
+ * A revoked session's sockets close at once on every endpoint (issue 5 item 2, issue 6;
+ * docs/original-defects.md#d7-socket-sessions-and-expiry): the sessions service pushes the revocation to the
+ * user's notification feed, which closes its own sockets and forwards it to each channel room and DM thread
+ * where the user holds sockets. The revoking request answers only once the push has been delivered, so right
+ * after it the objects already hold no socket of the revoked session (read through the ENV=test probes; their
  * own safety-net re-check runs only with their idle sweeps, far later). No timing is asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 /**
- * The Upstash store fails fast with StoreUnavailableError instead of hanging (contract D15), and the bridge
- * keeps answering (500) while Redis is away and recovers when it is back. Times are reported, not asserted
- * beyond generous bounds.
+ * The Upstash store fails fast with StoreUnavailableError instead of hanging
+ * (docs/original-defects.md#d15-store-expiry-and-outages), and the bridge keeps answering (500) while Redis
+ * is away and recovers when it is back. Times are reported, not asserted beyond generous bounds.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";

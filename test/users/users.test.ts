@@ -1,6 +1,6 @@
 /**
- * User routes (contract 2.3) with D19 fixed: lookups by handle, search that escapes LIKE
- * wildcards and only finds people within reach, /users/online that only reveals people within
+ * User routes with docs/original-defects.md#d19-user-discovery fixed: lookups by handle, search that escapes
+ * LIKE wildcards and only finds people within reach, /users/online that only reveals people within
  * reach, and PATCH /users/me. "Within reach" means sharing a workspace (in any role) or being
  * friends; a full handle finds anyone.
  */
@@ -81,7 +81,7 @@ describe("GET /users/by-username/{username} and /users/by-display-name/{display_
 });
 
 describe("GET /users/search", () => {
-  it("finds, by prefix, only the people within the caller's reach, for every kind of caller (D19)", async () => {
+  it("finds, by prefix, only the people within the caller's reach, for every kind of caller", async () => {
     const search = async (caller: TestUser) => {
       const res = await as(app, caller).get("/users/search?q=quartz");
       expect(res.status).toBe(200);
@@ -105,7 +105,7 @@ describe("GET /users/search", () => {
     expect(res.body).toEqual([{ id: member.id, display_name: member.displayName, avatar_url: null }]);
   });
 
-  it("matches % _ and \\ literally (D19)", async () => {
+  it("matches % _ and \\ literally", async () => {
     const names = ["Pct%Sign", "Pctx Sign", "Und_Score", "Undx Score", "Back\\slash", "Backx slash"];
     const people = await Promise.all(names.map((displayName) => registerUser(app, { displayName })));
     await workspaceWith(app, [[member, "owner"], ...people.map((p): [TestUser, "member"] => [p, "member"])]);
@@ -177,7 +177,7 @@ describe("GET /users/online", () => {
     await Promise.all(sockets.map((s) => s.close()));
   });
 
-  it("reveals only people within reach; everyone else reads offline (D19)", async () => {
+  it("reveals only people within reach; everyone else reads offline", async () => {
     const everyone = [owner, admin, member, friend, outsider, elsewhere];
     const query = everyone.map((u) => u.id).join(",");
     const onlineFor = async (caller: TestUser) => {
@@ -197,7 +197,7 @@ describe("GET /users/online", () => {
     expect(anonymous.status).toBe(401);
   });
 
-  it("parses ids as the contract says: blanks and non-integers dropped, order and duplicates kept", async () => {
+  it("parses ids as the original does: blanks and non-integers dropped, order and duplicates kept", async () => {
     const res = await as(app, member).get(
       `/users/online?ids=${owner.id},%20${friend.id}%20,x,,1.5,${owner.id},-4,99999999999`,
     );

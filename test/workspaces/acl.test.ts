@@ -1,6 +1,7 @@
 /**
- * The original's ACL test (contract section 10, tests/test_acl.py), the client's channel paths
- * (aliases A1/A2, D1) and the slash-less /workspaces served without a redirect (1.6).
+ * The original's ACL test (its tests/test_acl.py), the client's channel paths
+ * (docs/original-defects.md#d1-channel-paths) and the slash-less /workspaces served without a redirect
+ * (docs/original-defects.md#d23-web-app-quirks).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -49,7 +50,7 @@ describe("the original's ACL test", () => {
 });
 
 describe("the paths the web client calls", () => {
-  it("serves GET and POST /workspaces without the slash, with no redirect (1.6)", async () => {
+  it("serves GET and POST /workspaces without the slash, with no redirect", async () => {
     const created = await as(app, owner).post("/workspaces", {
       json: { name: "Personal", slug: "personal-0a1b2c3d" },
     });
@@ -74,7 +75,7 @@ describe("the paths the web client calls", () => {
     expect(bare.body.map((w: { id: number }) => w.id)).toContain(created.body.id);
   });
 
-  it("creates and lists channels at /workspaces/{id}/channels (A1, A2; D1)", async () => {
+  it("creates and lists channels at /workspaces/{id}/channels", async () => {
     const workspace = await as(app, owner).post("/workspaces", { json: { name: "Sidebar" } });
     const id = workspace.body.id;
     // The sidebar sends only the name.

@@ -35,7 +35,7 @@ const ownerOnly = (status: number): RouteCase["expect"] => [status, 403, 403, 40
 let created = 0;
 
 const routes: RouteCase[] = [
-  // Contract 2.6 and its aliases
+  // Workspaces (docs/http-api.md#workspaces-members-and-invites)
   { name: "GET /workspaces", call: () => ({ method: "GET", path: "/workspaces" }), expect: everyone(200) },
   { name: "GET /workspaces/", call: () => ({ method: "GET", path: "/workspaces/" }), expect: everyone(200) },
   {
@@ -64,7 +64,7 @@ const routes: RouteCase[] = [
     // The outsider inviting themselves is refused first for lack of rights.
     expect: managersOnly(200),
   },
-  // Contract 2.4
+  // Invites, the invitee's side
   {
     name: "GET /invites/incoming",
     call: () => ({ method: "GET", path: "/invites/incoming" }),
@@ -80,7 +80,7 @@ const routes: RouteCase[] = [
     call: (w) => ({ method: "POST", path: `/invites/${w.pendingInviteId}/decline` }),
     expect: [403, 403, 403, 403, 403, 401],
   },
-  // Contract 2.7 and aliases A1/A2
+  // Channels, at both paths (docs/http-api.md#channels)
   {
     name: "POST /channels/workspaces/{id}/channels",
     call: (w) => ({
@@ -91,7 +91,7 @@ const routes: RouteCase[] = [
     expect: managersOnly(200),
   },
   {
-    name: "POST /workspaces/{id}/channels (A1)",
+    name: "POST /workspaces/{id}/channels (the web app's path)",
     call: (w) => ({ method: "POST", path: `/workspaces/${w.workspaceId}/channels`, json: { name: "new" } }),
     expect: managersOnly(200),
   },
@@ -101,7 +101,7 @@ const routes: RouteCase[] = [
     expect: membersOnly(200),
   },
   {
-    name: "GET /workspaces/{id}/channels (A2)",
+    name: "GET /workspaces/{id}/channels (the web app's path)",
     call: (w) => ({ method: "GET", path: `/workspaces/${w.workspaceId}/channels` }),
     expect: membersOnly(200),
   },
@@ -115,7 +115,7 @@ const routes: RouteCase[] = [
     call: (w) => ({ method: "GET", path: `/channels/${w.privateChannelId}` }),
     expect: [200, 403, 403, 403, 403, 401],
   },
-  // D17: workspace management
+  // docs/original-defects.md#d17-missing-features: workspace management
   {
     name: "PATCH /workspaces/{id}",
     call: (w) => ({ method: "PATCH", path: `/workspaces/${w.workspaceId}`, json: { name: "Renamed" } }),
@@ -169,7 +169,8 @@ const routes: RouteCase[] = [
     call: (w) => ({ method: "GET", path: `/workspaces/${w.workspaceId}/audit-logs` }),
     expect: managersOnly(200),
   },
-  // D3, D17: channel management and members
+  // docs/original-defects.md#d3-private-channels, docs/original-defects.md#d17-missing-features: channel
+  // management and members
   {
     name: "PATCH /channels/{id}",
     call: (w) => ({ method: "PATCH", path: `/channels/${w.publicChannelId}`, json: { topic: "News" } }),

@@ -1,7 +1,7 @@
 /**
  * Bad input to every workspace, invite and channel route: each path parameter, query parameter
  * and body is refused with a clear 4xx (the original's 422 vocabulary), never a 500; ids that
- * exist nowhere answer 404 (or the contract's 403).
+ * exist nowhere answer 404 (or the original's 403).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";

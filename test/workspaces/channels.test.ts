@@ -1,7 +1,8 @@
 /**
- * Channels (contract 2.7; D3, D9, D17): creation with name rules and case-insensitive
- * uniqueness, private channels that only their members see, channel members and their events,
- * rename, topic, archive and delete.
+ * Channels (docs/original-defects.md#d3-private-channels,
+ * docs/original-defects.md#d9-500s-for-ordinary-mistakes, docs/original-defects.md#d17-missing-features):
+ * creation with name rules and case-insensitive uniqueness, private channels that only their members see,
+ * channel members and their events, rename, topic, archive and delete.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -92,7 +93,7 @@ describe("creating channels", () => {
   });
 });
 
-describe("private channels (D3)", () => {
+describe("private channels", () => {
   it("are listed and readable only for their members, whatever their workspace role", async () => {
     const world = await buildWorld(app, cast);
     for (const user of [cast.admin, cast.member]) {

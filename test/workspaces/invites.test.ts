@@ -1,7 +1,9 @@
 /**
- * Invites (contract 2.4, 2.6, 3.5; D4, D9, D12, D17, D18, D22): inviting by handle, the
- * invitee's answers and the events they cause, re-invitations, races, and the workspace's
- * list and cancellation of pending invites.
+ * Invites (docs/original-defects.md#d4-unencodable-events,
+ * docs/original-defects.md#d9-500s-for-ordinary-mistakes, docs/original-defects.md#d12-settled-requests,
+ * docs/original-defects.md#d17-missing-features, docs/original-defects.md#d18-relationships,
+ * docs/original-defects.md#d22-schema-constraints): inviting by handle, the invitee's answers and the events
+ * they cause, re-invitations, races, and the workspace's list and cancellation of pending invites.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -53,14 +55,14 @@ describe("POST /workspaces/{id}/invites", () => {
     }
   });
 
-  it("lets admins invite too (D17)", async () => {
+  it("lets admins invite too", async () => {
     const world = await buildWorld(app, cast);
     const res = await invite(world, cast.admin, cast.outsider.displayName);
     expect(res.status).toBe(200);
     expect(res.body.inviter.id).toBe(cast.admin.id);
   });
 
-  it("answers the contract's refusals, in its order", async () => {
+  it("answers the documented refusals, in their order", async () => {
     const world = await buildWorld(app, cast);
     const missing = await as(app, cast.owner).post("/workspaces/999999/invites", {
       json: { invitee_display_name: cast.outsider.displayName },
@@ -78,7 +80,7 @@ describe("POST /workspaces/{id}/invites", () => {
     expect([pending.status, pending.body]).toEqual([400, { detail: "Invite already pending" }]);
   });
 
-  it("refuses to invite someone who is already a member (D18)", async () => {
+  it("refuses to invite someone who is already a member", async () => {
     const world = await buildWorld(app, cast);
     for (const member of [cast.member, cast.admin]) {
       const res = await invite(world, cast.owner, member.displayName);
@@ -118,7 +120,7 @@ describe("GET /invites/incoming", () => {
 });
 
 describe("POST /invites/{id}/accept and /decline", () => {
-  it("accepting makes the invitee a member and tells the inviter with the full invite (D4)", async () => {
+  it("accepting makes the invitee a member and tells the inviter with the full invite", async () => {
     const world = await buildWorld(app, cast);
     const [inviter, invitee] = await Promise.all([
       notificationsOf(app, cast.owner),
@@ -164,7 +166,7 @@ describe("POST /invites/{id}/accept and /decline", () => {
     expect((await as(app, cast.invitee).get(`/workspaces/${world.workspaceId}`)).status).toBe(403);
   });
 
-  it("answers 409 and sends no event for an invite that is no longer pending (D12)", async () => {
+  it("answers 409 and sends no event for an invite that is no longer pending", async () => {
     const world = await buildWorld(app, cast);
     expect((await as(app, cast.invitee).post(`/invites/${world.pendingInviteId}/decline`)).status).toBe(200);
     const inviter = await notificationsOf(app, cast.owner);
@@ -200,7 +202,7 @@ describe("POST /invites/{id}/accept and /decline", () => {
     expect([other.status, other.body]).toEqual([403, { detail: "Forbidden" }]);
   });
 
-  it("re-invites after a decline or after leaving, and answers again without a 500 (D9, D22)", async () => {
+  it("re-invites after a decline or after leaving, and answers again without a 500", async () => {
     const world = await buildWorld(app, cast);
     const handle = cast.invitee.displayName;
     expect((await as(app, cast.invitee).post(`/invites/${world.pendingInviteId}/decline`)).status).toBe(200);
@@ -224,7 +226,7 @@ describe("POST /invites/{id}/accept and /decline", () => {
   });
 });
 
-describe("the workspace's pending invites (D17)", () => {
+describe("the workspace's pending invites", () => {
   it("lists pending invites, newest first, for the owner and admins", async () => {
     const world = await buildWorld(app, cast);
     const newer = await invite(world, cast.admin, cast.outsider.displayName);

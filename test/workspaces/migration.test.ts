@@ -1,7 +1,7 @@
 /**
- * Migration 0002 (D22) on a database of the original that holds what the original allowed:
- * duplicate memberships are folded into one row each (the strongest role, then the oldest
- * row), after which the new keys hold; re-answered invites no longer collide; and
+ * Migration 0002 (docs/original-defects.md#d22-schema-constraints) on a database of the original that holds
+ * what the original allowed: duplicate memberships are folded into one row each (the strongest role, then the
+ * oldest row), after which the new keys hold; re-answered invites no longer collide; and
  * friend_requests.status has its default.
  */
 import postgres from "postgres";

@@ -1,7 +1,8 @@
 /**
- * Workspaces (contract 2.6; D9, D17, D22): create with derived or chosen slugs, list, read,
- * rename, delete; members and roles, ownership transfer, removal and leaving, and the events
- * the affected users receive on /ws/notifications.
+ * Workspaces (docs/original-defects.md#d9-500s-for-ordinary-mistakes,
+ * docs/original-defects.md#d17-missing-features, docs/original-defects.md#d22-schema-constraints): create
+ * with derived or chosen slugs, list, read, rename, delete; members and roles, ownership transfer, removal
+ * and leaving, and the events the affected users receive on /ws/notifications.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "../support/app";
@@ -48,7 +49,7 @@ describe("POST /workspaces", () => {
     expect(res.body.slug).toBe(name.toLowerCase().replaceAll(" ", "-"));
   });
 
-  it("answers 409 'Slug already taken' for a duplicate slug, chosen or derived (D9)", async () => {
+  it("answers 409 'Slug already taken' for a duplicate slug, chosen or derived", async () => {
     const name = unique("Twin");
     expect((await as(app, cast.owner).post("/workspaces", { json: { name } })).status).toBe(200);
     const derived = await as(app, cast.member).post("/workspaces", { json: { name } });
@@ -141,7 +142,8 @@ describe("DELETE /workspaces/{id}", () => {
     const world = await buildWorld(app, cast);
     await app.sql`insert into messages (channel_id, user_id, content, is_edited, is_deleted)
                   values (${world.publicChannelId}, ${cast.owner.id}, 'hello', false, false)`;
-    // A thread stores its pair in order (user1_id < user2_id, D22); the ids' order is not fixed.
+    // A thread stores its pair in order (user1_id < user2_id,
+    // docs/original-defects.md#d22-schema-constraints); the ids' order is not fixed.
     const first = Math.min(cast.owner.id, cast.member.id);
     const second = Math.max(cast.owner.id, cast.member.id);
     const [thread] = await app.sql<{ id: number }[]>`
@@ -184,7 +186,7 @@ describe("DELETE /workspaces/{id}", () => {
   });
 });
 
-describe("members and roles (D17)", () => {
+describe("members and roles", () => {
   it("lists members with their roles, the owner first", async () => {
     const world = await buildWorld(app, cast);
     const res = await as(app, cast.member).get(`/workspaces/${world.workspaceId}/members`);

@@ -1,4 +1,4 @@
-/** Auth routes (contract 2.2, 5; src/routes/auth.ts). */
+/** Auth routes (docs/http-api.md#accounts-and-sessions; src/routes/auth.ts). */
 import { z } from "zod";
 import {
   googleSignIn,

@@ -1,4 +1,4 @@
-/** Channel routes (contract 2.7 and aliases A1/A2 of 2.6; src/routes/channels.ts). */
+/** Channel routes (docs/http-api.md#channels, both paths; src/routes/channels.ts). */
 import { z } from "zod";
 import {
   channelCreate,

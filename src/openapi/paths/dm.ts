@@ -1,4 +1,7 @@
-/** Direct-message routes (contract 2.9; src/routes/dm.ts). The thread socket is in ./realtime.ts. */
+/**
+ * Direct-message routes (docs/http-api.md#direct-messages; src/routes/dm.ts). The thread socket is in
+ * ./realtime.ts.
+ */
 import { z } from "zod";
 import {
   directMessageCreate,

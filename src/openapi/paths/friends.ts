@@ -1,4 +1,4 @@
-/** Friend routes (contract 2.5; src/routes/friends.ts). */
+/** Friend routes (docs/http-api.md#friends; src/routes/friends.ts). */
 import { z } from "zod";
 import { friendsQuery, page, requestBody, requestParam, userParam } from "../../routes/friends";
 import { operation } from "../define";

@@ -1,4 +1,4 @@
-/** Operational routes (contract 2.10; src/routes/health.ts). */
+/** Operational routes (docs/http-api.md#operational-routes; src/routes/health.ts). */
 import { operation } from "../define";
 import { Alive, NotReady, Ready } from "../schemas";
 

@@ -1,4 +1,4 @@
-/** Invite routes, the invitee's side (contract 2.4; src/routes/invites.ts). */
+/** The invitee's side of invites (docs/http-api.md#workspaces-members-and-invites; src/routes/invites.ts). */
 import { z } from "zod";
 import { inviteParam } from "../../routes/invites";
 import { operation } from "../define";

@@ -1,4 +1,4 @@
-/** Channel messages, presence and read state (contract 2.7, 2.8; src/routes/messages.ts). */
+/** Channel messages, presence and read state (docs/http-api.md#channel-messages; src/routes/messages.ts). */
 import { z } from "zod";
 import {
   channelParam,

@@ -1,4 +1,4 @@
-/** GET /metrics (contract 2.10, 7.1; src/routes/metrics.ts). */
+/** GET /metrics (docs/http-api.md#operational-routes; src/routes/metrics.ts). */
 import { z } from "zod";
 import { operation } from "../define";
 

@@ -1,7 +1,8 @@
 /**
- * The socket endpoints (contract 3; src/routes/sockets.ts), described
- * as the GET requests they are; what goes over them is /asyncapi.json's (src/openapi/asyncapi/). Their handshakes parse the path and query by hand (a refusal is a
- * 403 before the upgrade, not a 422), so these parameter schemas are documentation only.
+ * The socket endpoints (docs/socket-protocol.md#handshake; src/routes/sockets.ts), described
+ * as the GET requests they are; what goes over them is /asyncapi.json's (src/openapi/asyncapi/). Their
+ * handshakes parse the path and query by hand (a refusal is a 403 before the upgrade, not a 422), so these
+ * parameter schemas are documentation only.
  */
 import { z } from "zod";
 import { type Operation, operation } from "../define";
@@ -55,7 +56,7 @@ export const realtimeOperations = [
     path: "/ws/notifications",
     tag,
     summary: "The caller's notification socket",
-    description: "Server → client events: `invite.*`, `friend.*`, `dm.unread`, ... (contract 3.5).",
+    description: "Server → client events: `invite.*`, `friend.*`, `dm.unread`, ... (see /asyncapi.json).",
     query: z.object(tokenQuery),
     ...handshake,
   }),

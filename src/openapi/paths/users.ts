@@ -1,4 +1,4 @@
-/** User routes (contract 2.3; src/routes/users.ts). */
+/** User routes (docs/http-api.md#users; src/routes/users.ts). */
 import { z } from "zod";
 import { onlineQuery, profileChanges, searchQuery } from "../../routes/users";
 import { operation } from "../define";

@@ -1,4 +1,4 @@
-/** Workspace routes (contract 2.6; src/routes/workspaces.ts). */
+/** Workspace routes (docs/http-api.md#workspaces-members-and-invites; src/routes/workspaces.ts). */
 import { z } from "zod";
 import {
   auditPage,
