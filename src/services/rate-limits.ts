@@ -39,7 +39,8 @@ export type RateRule =
   | "channel-message"
   | "dm-message"
   | "dm-thread"
-  | "reaction";
+  | "reaction"
+  | "search";
 
 export interface RuleSpec {
   /** Key prefix (after STORE_KEY_PREFIX); contract 4.5's names where the contract has the rule. */
@@ -66,6 +67,7 @@ export function ruleSpec(config: Config, rule: RateRule): RuleSpec {
       "dm-message": ["rl:dm:post", r.dmMessagePer10Seconds, 10_000],
       "dm-thread": ["rl:dm:thread", r.dmThreadCreatePerMinute, MINUTE],
       reaction: ["rl:reaction", r.reactionPerMinute, MINUTE],
+      search: ["rl:search", r.searchPerMinute, MINUTE],
     } satisfies Record<RateRule, [string, number, number]>
   )[rule];
   return { prefix, limit, windowMs: r.windowOverrideMs ?? naturalWindowMs };
@@ -83,6 +85,7 @@ export const RATE_RULES: readonly RateRule[] = [
   "dm-message",
   "dm-thread",
   "reaction",
+  "search",
 ];
 for (const rule of RATE_RULES) metrics.declareRateRule(rule);
 
