@@ -94,13 +94,14 @@ async function checkFilters(db: Queryable, userId: number, request: SearchReques
 function channelScope(userId: number, request: SearchRequest): SQL | null {
   if (request.threadId !== undefined && request.channelId === undefined) return null;
   const me = sql`${userId}::int`;
-  return sql`select c.id from channels c
-    where c.workspace_id in (
+  // Aliases differ from those inside channelReadableBy, which would otherwise capture them.
+  return sql`select sc.id from channels sc
+    where sc.workspace_id in (
         select wm.workspace_id from workspace_members wm where wm.user_id = ${me}
         union select w.id from workspaces w where w.owner_id = ${me})
-      ${request.workspaceId === undefined ? sql`` : sql`and c.workspace_id = ${request.workspaceId}`}
-      ${request.channelId === undefined ? sql`` : sql`and c.id = ${request.channelId}`}
-      and ${channelReadableBy(sql`c.id`, me)}`;
+      ${request.workspaceId === undefined ? sql`` : sql`and sc.workspace_id = ${request.workspaceId}`}
+      ${request.channelId === undefined ? sql`` : sql`and sc.id = ${request.channelId}`}
+      and ${channelReadableBy(sql`sc.id`, me)}`;
 }
 
 /** The threads searched: the user's, unless a channel or workspace narrows the search to channels. */
@@ -112,10 +113,10 @@ function threadScope(userId: number, request: SearchRequest): SQL | null {
     return null;
   }
   const me = sql`${userId}::int`;
-  return sql`select t.id from direct_message_threads t
-    where (t.user1_id = ${me} or t.user2_id = ${me})
-      ${request.threadId === undefined ? sql`` : sql`and t.id = ${request.threadId}`}
-      and ${threadParticipant(sql`t.id`, me)}`;
+  return sql`select st.id from direct_message_threads st
+    where (st.user1_id = ${me} or st.user2_id = ${me})
+      ${request.threadId === undefined ? sql`` : sql`and st.id = ${request.threadId}`}
+      and ${threadParticipant(sql`st.id`, me)}`;
 }
 
 interface Branch {
