@@ -11,11 +11,14 @@
  *   npm run bench:search
  */
 
+import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { migrateDatabase } from "../scripts/lib/migrate";
 import type { Queryable } from "../src/services/access";
 import { type SearchRequest, searchMessages } from "../src/services/search";
+import { decodeCursor } from "../src/services/search-cursor";
 import { seed, wordOf } from "./lib/search-seed";
 import { fmt, percentile, setting } from "./lib/stats";
 
@@ -79,6 +82,7 @@ const [readable] = await client`
   from channels c where c.workspace_id in (1, 4) and (not c.is_private or exists (
     select 1 from channel_members cm where cm.channel_id = c.id and cm.user_id = ${SEARCHER}))`;
 const [oneChannel] = await client`select id from channels where workspace_id = 4 and not is_private limit 1`;
+const [author] = await client`select user_id from messages where channel_id = ${oneChannel?.id} limit 1`;
 log(
   `searcher: user ${SEARCHER}, ${readable?.channels} readable channels holding ${readable?.messages.toLocaleString("en")} messages`,
 );
@@ -93,10 +97,26 @@ const cases: { name: string; request: SearchRequest }[] = [
   { name: "two words (all must match)", request: { ...base, q: `${frequent} ${medium}` } },
   { name: "phrase", request: { ...base, q: `"${common} ${frequent}"` } },
   { name: "common word in one channel", request: { ...base, q: common, channelId: oneChannel?.id } },
-  { name: "common word from one author", request: { ...base, q: common, fromUserId: 7 } },
+  { name: "common word from one author", request: { ...base, q: common, fromUserId: author?.user_id } },
   { name: "common word, last 30 days", request: { ...base, q: common, after: new Date("2025-10-01") } },
   { name: "frequent word, newest first", request: { ...base, q: frequent, sort: "newest" } },
 ];
+
+/** The database handle of searchMessages, which with BENCH_EXPLAIN=1 prints the plan of the search statement. */
+function explaining(): Queryable {
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property !== "execute") return Reflect.get(target, property, receiver);
+      return async (query: SQL) => {
+        const text = new PgDialect().sqlToQuery(query).sql;
+        if (!text.includes("ts_headline")) return target.execute(query);
+        const plan = await target.execute<{ "QUERY PLAN": string }>(sql`explain (analyze, buffers) ${query}`);
+        for (const row of plan) log(`    ${row["QUERY PLAN"]}`);
+        return target.execute(query);
+      };
+    },
+  });
+}
 
 const sizes = await client`
   select relname, pg_size_pretty(pg_relation_size(oid)) as size, pg_size_pretty(pg_total_relation_size(oid)) as total
@@ -108,6 +128,10 @@ try {
   log(`${"query".padEnd(44)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"p2 p50".padStart(8)}   hits`);
   for (const { name, request } of cases) {
     for (let i = 0; i < 3; i += 1) await searchMessages(db, SEARCHER, "simple", request);
+    if (process.env.BENCH_EXPLAIN === "1") {
+      log(`${name}:`);
+      await searchMessages(explaining(), SEARCHER, "simple", request);
+    }
     const durations: number[] = [];
     const second: number[] = [];
     let hits = 0;
@@ -117,7 +141,6 @@ try {
       durations.push(performance.now() - t0);
       hits = page.hits.length;
       if (page.nextCursor) {
-        const { decodeCursor } = await import("../src/services/search-cursor");
         const t1 = performance.now();
         await searchMessages(db, SEARCHER, "simple", {
           ...request,

@@ -75,7 +75,7 @@ export async function seed(sql: postgres.Sql, size: SeedSize, log: (line: string
     await sql.unsafe(`
       insert into messages (channel_id, user_id, content, is_edited, is_deleted, created_at)
       select 1 + (g::bigint * 7919) % ${channels}, 1 + (g::bigint * 104729) % ${users}, ${contentSql("g")}, false,
-             g % 50 = 0, timestamptz '2024-01-01' + g * interval '1 minute'
+             random() < 0.02, timestamptz '2024-01-01' + g * interval '1 minute'
       from generate_series(${from}, ${to}) g`);
     log(`  channel messages: ${to.toLocaleString("en")}`);
   }
