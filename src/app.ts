@@ -20,6 +20,7 @@ import { mentionRoutes } from "./routes/mentions";
 import { messageRoutes } from "./routes/messages";
 import { metricsRoutes } from "./routes/metrics";
 import { openApiRoutes } from "./routes/openapi";
+import { searchRoutes } from "./routes/search";
 import { socketRoutes } from "./routes/sockets";
 import { threadRoutes } from "./routes/threads";
 import { userRoutes } from "./routes/users";
@@ -63,6 +64,7 @@ export function createApp(options: AppOptions = {}) {
     .route("/", dmRoutes)
     .route("/", threadRoutes)
     .route("/", mentionRoutes)
+    .route("/", searchRoutes)
     .route("/", userRoutes)
     .route("/", friendRoutes)
     .route("/", socketRoutes)

@@ -114,4 +114,20 @@ describe("parseConfig", () => {
     const result = parseConfig(base);
     expect(result.ok && result.config.rateLimits.loginFailuresPerAccountPer15Minutes).toBe(20);
   });
+
+  it("reads SEARCH_LANGUAGE as one of PostgreSQL's configurations (default simple)", () => {
+    const fallback = parseConfig(base);
+    expect(fallback.ok && fallback.config.searchLanguage).toBe("simple");
+    const english = parseConfig({ ...base, SEARCH_LANGUAGE: "english" });
+    expect(english.ok && english.config.searchLanguage).toBe("english");
+    expect(problems({ ...base, SEARCH_LANGUAGE: "klingon" })[0]).toMatch(
+      /^SEARCH_LANGUAGE must be one of simple, /,
+    );
+    expect(problems({ ...base, SEARCH_LANGUAGE: "english'; drop table messages; --" })).toHaveLength(1);
+  });
+
+  it("defaults the search limit to 30 per minute", () => {
+    const result = parseConfig(base);
+    expect(result.ok && result.config.rateLimits.searchPerMinute).toBe(30);
+  });
 });

@@ -32,6 +32,38 @@ const optionalUrl = z.preprocess(optionalText, z.url({ protocol: /^https?$/ }).o
 const DEFAULT_CORS_ORIGINS = ["http://localhost:3000"];
 
 /**
+ * The text search configurations PostgreSQL ships (every version this project supports), which
+ * SEARCH_LANGUAGE may name. It must be the one the stored search vectors were built with (the
+ * migration builds them with 'simple'; README, "Search", says how to change both together).
+ */
+export const SEARCH_LANGUAGES = [
+  "simple",
+  "arabic",
+  "danish",
+  "dutch",
+  "english",
+  "finnish",
+  "french",
+  "german",
+  "greek",
+  "hungarian",
+  "indonesian",
+  "irish",
+  "italian",
+  "lithuanian",
+  "nepali",
+  "norwegian",
+  "portuguese",
+  "romanian",
+  "russian",
+  "spanish",
+  "swedish",
+  "tamil",
+  "turkish",
+] as const;
+export type SearchLanguage = (typeof SEARCH_LANGUAGES)[number];
+
+/**
  * Where the client's address comes from (http/client-ip.ts). Only a header that a proxy the
  * deployment runs sets (or overwrites) can be trusted; a header a client may write itself keys
  * its rate limits on whatever the client likes.
@@ -95,6 +127,10 @@ const environmentSchema = z
     WS_FRAMES_PER_SECOND: integer(10, 1, 10_000),
     ACCESS_CACHE_SECONDS: integer(60, 1, 3600),
     MENTION_EVERYONE_MAX_READERS: integer(50, 0, 1_000_000),
+    SEARCH_LANGUAGE: z.preprocess(
+      optionalText,
+      z.enum(SEARCH_LANGUAGES, { error: `must be one of ${SEARCH_LANGUAGES.join(", ")}` }).default("simple"),
+    ),
     METRICS_ENABLED: flag(true),
     METRICS_TOKEN: z.preprocess(optionalText, z.string().max(512).optional()),
     RATE_LIMITS_ENABLED: flag(true),
@@ -115,6 +151,7 @@ const environmentSchema = z
     RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: integer(20, 1, 10_000),
     RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: integer(30, 1, 1_000_000),
     RATE_LIMIT_REACTION_PER_MINUTE: integer(60, 1, 1_000_000),
+    RATE_LIMIT_SEARCH_PER_MINUTE: integer(30, 1, 1_000_000),
     LOG_LEVEL: z.preprocess(optionalText, z.enum(["debug", "info", "warn", "error"]).default("info")),
   })
   .superRefine((env, ctx) => {
@@ -200,6 +237,8 @@ export interface Config {
    * unless the author moderates it (services/mentions.ts).
    */
   mentionEveryoneMaxReaders: number;
+  /** The text search configuration of message search (SEARCH_LANGUAGE; services/search.ts). */
+  searchLanguage: SearchLanguage;
   metricsEnabled: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
@@ -248,6 +287,8 @@ export interface RateLimitSettings {
   dmThreadCreatePerMinute: number;
   /** Reactions a user may add or remove per minute, everywhere together. */
   reactionPerMinute: number;
+  /** Message searches a user may run per minute. */
+  searchPerMinute: number;
 }
 
 export interface ConfigProblem {
@@ -332,6 +373,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       sockets: { maxPerUser: e.WS_MAX_SOCKETS_PER_USER, framesPerSecond: e.WS_FRAMES_PER_SECOND },
       accessCacheSeconds: e.ACCESS_CACHE_SECONDS,
       mentionEveryoneMaxReaders: e.MENTION_EVERYONE_MAX_READERS,
+      searchLanguage: e.SEARCH_LANGUAGE,
       metricsEnabled: e.METRICS_ENABLED,
       metricsToken: e.METRICS_TOKEN,
       messagePostLimitPer10Seconds: e.RATE_LIMIT_POST_MESSAGE_PER_10_SECONDS,
@@ -350,6 +392,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
         dmMessagePer10Seconds: e.RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS,
         dmThreadCreatePerMinute: e.RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE,
         reactionPerMinute: e.RATE_LIMIT_REACTION_PER_MINUTE,
+        searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE,
       },
       logLevel: e.LOG_LEVEL,
     },

@@ -23,6 +23,7 @@ import {
   type AnyPgColumn,
   boolean,
   check,
+  customType,
   foreignKey,
   index,
   integer,
@@ -39,6 +40,24 @@ import {
 
 /** timestamptz, read and written as JS Date. */
 const tz = { withTimezone: true, mode: "date" } as const;
+
+/** PostgreSQL's `tsvector`; only SQL reads it (services/search.ts), so it stays text on the JS side. */
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/**
+ * The text search configuration the stored vectors are built with (migration 0007). A generated
+ * column's expression must be a constant, so this is fixed at migration time; SEARCH_LANGUAGE
+ * (config.ts) must name the same one, and changing it means rebuilding the column (README,
+ * "Search"). 'simple' lower-cases words without stemming or stop words: chat is multilingual and
+ * full of names, code and abbreviations that a language's stemmer would mangle.
+ */
+export const SEARCH_VECTOR_CONFIG = "simple";
+
+/** `search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED`. */
+const searchVector = () =>
+  tsvector("search_vector").generatedAlwaysAs(
+    sql.raw(`to_tsvector('${SEARCH_VECTOR_CONFIG}'::regconfig, content)`),
+  );
 
 /** `created_at timestamptz NOT NULL DEFAULT now()`, on every table. */
 const createdAt = () => timestamp("created_at", tz).defaultNow().notNull();
@@ -287,6 +306,8 @@ export const messages = pgTable(
     replyUserIds: integer("reply_user_ids").array().default(sql`'{}'::integer[]`).notNull(),
     /** How many reactions the message has: a page asks for reactions only when some have any. */
     reactionCount: integer("reaction_count").default(0).notNull(),
+    // Migration 0007: full-text search (services/search.ts).
+    searchVector: searchVector(),
   },
   (t) => [
     primaryKey({ name: "pk_messages", columns: [t.id] }),
@@ -299,6 +320,8 @@ export const messages = pgTable(
     // Migration 0007: a thread's replies, in order.
     index("ix_messages_parent_id_id").on(t.parentId, t.id),
     foreignKey({ name: "fk_messages_parent_id_messages", columns: [t.parentId], foreignColumns: [t.id] }),
+    // Migration 0007: the words of every message (GIN: one posting list per word).
+    index("ix_messages_search_vector").using("gin", t.searchVector),
   ],
 );
 
@@ -385,6 +408,8 @@ export const directMessages = pgTable(
     replyUserIds: integer("reply_user_ids").array().default(sql`'{}'::integer[]`).notNull(),
     /** How many reactions the message has: a page asks for reactions only when some have any. */
     reactionCount: integer("reaction_count").default(0).notNull(),
+    // Migration 0007: full-text search (services/search.ts).
+    searchVector: searchVector(),
   },
   (t) => [
     primaryKey({ name: "pk_direct_messages", columns: [t.id] }),
@@ -400,6 +425,7 @@ export const directMessages = pgTable(
       columns: [t.parentId],
       foreignColumns: [t.id],
     }),
+    index("ix_direct_messages_search_vector").using("gin", t.searchVector),
   ],
 );
 

@@ -19,6 +19,7 @@ import { mentionOperations } from "./paths/mentions";
 import { messageOperations } from "./paths/messages";
 import { metricsOperations } from "./paths/metrics";
 import { realtimeOperations } from "./paths/realtime";
+import { searchOperations } from "./paths/search";
 import { threadOperations } from "./paths/threads";
 import { userOperations } from "./paths/users";
 import { workspaceOperations } from "./paths/workspaces";
@@ -37,6 +38,7 @@ export const operations: readonly RouteConfig[] = [
   ...dmOperations,
   ...threadOperations,
   ...mentionOperations,
+  ...searchOperations,
   ...realtimeOperations,
   ...documentationOperations,
 ];
@@ -51,6 +53,7 @@ const tags = [
   { name: "channels", description: "Channels and their members" },
   { name: "messages", description: "Channel messages, presence, read state" },
   { name: "direct messages", description: "Direct-message threads" },
+  { name: "search", description: "Full-text search of messages" },
   { name: "sockets", description: "WebSocket handshakes" },
   { name: "documentation", description: "This document" },
 ];

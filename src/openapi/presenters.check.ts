@@ -12,6 +12,7 @@ import type { toFriendRequestRead } from "../presenters/friends";
 import type { toInviteRead } from "../presenters/invites";
 import type { toMentionRead } from "../presenters/mentions";
 import type { toMessageRead, toReadState } from "../presenters/messages";
+import type { toSearchHitRead, toSearchPage } from "../presenters/search";
 import type { toReactionRead } from "../presenters/threads";
 import type { toUserPublic, toUserRead } from "../presenters/users";
 import type { toWorkspaceMemberRead, toWorkspaceRead } from "../presenters/workspaces";
@@ -58,5 +59,7 @@ export type PresenterChecks = [
   Assert<Presents<typeof S.DirectMessageRead, typeof toDirectMessageRead>>,
   Assert<Presents<typeof S.ReadStatus, typeof toReadStatus>>,
   Assert<Presents<typeof S.MentionRead, typeof toMentionRead>>,
+  Assert<Presents<typeof S.SearchHitRead, typeof toSearchHitRead>>,
+  Assert<Presents<typeof S.SearchPage, typeof toSearchPage>>,
   Assert<Presents<typeof S.ReactionRead, typeof toReactionRead>>,
 ];

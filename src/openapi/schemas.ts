@@ -346,3 +346,33 @@ export const MentionRead = z
     message: z.union([MessageRead, DirectMessageRead]),
   })
   .meta({ id: "MentionRead" });
+
+// ---------------------------------------------------------------------------------------------------------
+// Search (this project's own: GET /search/messages)
+// ---------------------------------------------------------------------------------------------------------
+
+export const SearchHitRead = z
+  .strictObject({
+    conversation_kind: z.enum(["channel", "dm"]),
+    conversation_id: id().describe("The channel's id, or the DM thread's"),
+    workspace_id: z.number().int().nullable().describe("The channel's workspace; null for a DM thread"),
+    message_id: id(),
+    parent_id: z.number().int().nullable().describe("The thread's root when the message is a reply"),
+    sender: UserPublic,
+    created_at: timestamp().nullable(),
+    snippet: z
+      .string()
+      .describe("Safe HTML: the message's text escaped, matched words in `<mark>`, at most two fragments"),
+    rank: z.number().describe("ts_rank of the message for the query (higher is more relevant)"),
+  })
+  .meta({ id: "SearchHitRead" });
+
+export const SearchPage = z
+  .strictObject({
+    results: z.array(SearchHitRead),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe("Pass as `cursor` for the next page, with the same query; null on the last page"),
+  })
+  .meta({ id: "SearchPage" });

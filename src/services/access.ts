@@ -365,19 +365,24 @@ export async function threadsBetween(
  * its workspace (or its owner) and, for a private channel, a member of the channel.
  */
 export function channelReadableBy(channel: SQL, user: SQL): SQL {
+  // Aliases no caller is likely to use: an outer `c.id` passed in would otherwise be captured by
+  // an inner `c` and compare the inner row with itself.
   return sql`exists (
-    select 1 from channels c join workspaces w on w.id = c.workspace_id
-    where c.id = ${channel}
-      and (w.owner_id = ${user}
-           or exists (select 1 from workspace_members wm where wm.workspace_id = c.workspace_id and wm.user_id = ${user}))
-      and (not c.is_private
-           or exists (select 1 from channel_members cm where cm.channel_id = c.id and cm.user_id = ${user})))`;
+    select 1 from channels readable_c join workspaces readable_w on readable_w.id = readable_c.workspace_id
+    where readable_c.id = ${channel}
+      and (readable_w.owner_id = ${user}
+           or exists (select 1 from workspace_members readable_wm
+                      where readable_wm.workspace_id = readable_c.workspace_id and readable_wm.user_id = ${user}))
+      and (not readable_c.is_private
+           or exists (select 1 from channel_members readable_cm
+                      where readable_cm.channel_id = readable_c.id and readable_cm.user_id = ${user})))`;
 }
 
 /** Whether `user` is one of thread `thread`'s two participants. */
 export function threadParticipant(thread: SQL, user: SQL): SQL {
   return sql`exists (
-    select 1 from direct_message_threads t where t.id = ${thread} and (t.user1_id = ${user} or t.user2_id = ${user}))`;
+    select 1 from direct_message_threads readable_t
+    where readable_t.id = ${thread} and (readable_t.user1_id = ${user} or readable_t.user2_id = ${user}))`;
 }
 
 /**

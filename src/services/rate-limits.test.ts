@@ -59,6 +59,7 @@ describe("the rule table", () => {
       RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "109",
       RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: "110",
       RATE_LIMIT_REACTION_PER_MINUTE: "111",
+      RATE_LIMIT_SEARCH_PER_MINUTE: "112",
     });
     const table = Object.fromEntries(RATE_RULES.map((rule) => [rule, ruleSpec(c, rule)]));
     expect(table).toEqual({
@@ -73,6 +74,7 @@ describe("the rule table", () => {
       "dm-message": { prefix: "rl:dm:post", limit: 109, windowMs: 10_000 },
       "dm-thread": { prefix: "rl:dm:thread", limit: 110, windowMs: 60_000 },
       reaction: { prefix: "rl:reaction", limit: 111, windowMs: 60_000 },
+      search: { prefix: "rl:search", limit: 112, windowMs: 60_000 },
     });
   });
 
@@ -91,6 +93,7 @@ describe("the rule table", () => {
       "dm-message": 20,
       "dm-thread": 30,
       reaction: 60,
+      search: 30,
     });
   });
 

@@ -41,7 +41,8 @@ export type RateRule =
   | "channel-message"
   | "dm-message"
   | "dm-thread"
-  | "reaction";
+  | "reaction"
+  | "search";
 
 export interface RuleSpec {
   /** Key prefix (after STORE_KEY_PREFIX); the original's key names where the original had the rule. */
@@ -68,6 +69,7 @@ export function ruleSpec(config: Config, rule: RateRule): RuleSpec {
       "dm-message": ["rl:dm:post", r.dmMessagePer10Seconds, 10_000],
       "dm-thread": ["rl:dm:thread", r.dmThreadCreatePerMinute, MINUTE],
       reaction: ["rl:reaction", r.reactionPerMinute, MINUTE],
+      search: ["rl:search", r.searchPerMinute, MINUTE],
     } satisfies Record<RateRule, [string, number, number]>
   )[rule];
   return { prefix, limit, windowMs: r.windowOverrideMs ?? naturalWindowMs };
@@ -85,6 +87,7 @@ export const RATE_RULES: readonly RateRule[] = [
   "dm-message",
   "dm-thread",
   "reaction",
+  "search",
 ];
 for (const rule of RATE_RULES) metrics.declareRateRule(rule);
 

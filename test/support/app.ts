@@ -63,6 +63,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     RATE_LIMIT_REGISTER_PER_HOUR: "1000000",
     RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS: "10000",
     RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE: "1000000",
+    RATE_LIMIT_SEARCH_PER_MINUTE: "1000000",
     ...options.env,
   };
   const bindings = Object.fromEntries(
