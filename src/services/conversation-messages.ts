@@ -187,29 +187,33 @@ export async function listMessages(
   options: ListOptions = {},
 ): Promise<StoredMessage[]> {
   const params: unknown[] = [conversationId];
-  let text = statementsFor(t.names).select;
+  let conditions = "";
   if (options.rootId !== undefined) {
     params.push(options.rootId);
-    text += ` and m.parent_id = $${params.length}`;
+    conditions += ` and m.parent_id = $${params.length}`;
   } else if (options.includeReplies === false) {
-    text += " and m.parent_id is null";
+    conditions += " and m.parent_id is null";
   }
   if (!options.includeDeleted) {
-    text +=
+    conditions +=
       options.includeReplies === false
         ? " and (not m.is_deleted or m.reply_count > 0)"
         : " and not m.is_deleted";
   }
   if (page.beforeId !== undefined) {
     params.push(page.beforeId);
-    text += ` and m.id < $${params.length}`;
+    conditions += ` and m.id < $${params.length}`;
   }
   if (page.afterId !== undefined) {
     params.push(page.afterId);
-    text += ` and m.id > $${params.length}`;
+    conditions += ` and m.id > $${params.length}`;
   }
   params.push(page.limit, page.offset ?? 0);
-  text += ` order by m.id ${page.afterId !== undefined ? "asc" : "desc"} limit $${params.length - 1} offset $${params.length}`;
+  const text = statementsFor(t.names).pageOf(
+    conditions,
+    page.afterId !== undefined ? "asc" : "desc",
+    params.length - 1,
+  );
   return (await rowsOf<RawMessageRow>(db, text, params)).map(toMessage);
 }
 

@@ -42,8 +42,16 @@ export interface RawMessageRow {
 }
 
 export interface MessageStatements {
-  /** `select ... where <conversation> = $1`: add conditions, order and limit. */
+  /** `select ... where <conversation> = $1`: add conditions (one message; pages use `page`). */
   select: string;
+  /**
+   * A page: `pageOf(conditions, order)` selects the conversation's ($1) messages matching the
+   * extra conditions, ordered by id, with limit and offset as its last two parameters, and only
+   * then joins their authors. Joining after the limit keeps the plan an index walk of the page:
+   * joined first, a busy channel newer than the table's statistics was estimated at one row and
+   * hashed and sorted whole (5.7 ms for 8,500 messages instead of 0.15; bench:rest's listing).
+   */
+  pageOf(conditions: string, order: "asc" | "desc", limitParam: number): string;
   /** The messages whose ids are in $1 (an int array), whatever their conversation. */
   selectByIds: string;
   /** Insert of a root: $1 conversation, $2 author, $3 content. */
@@ -84,6 +92,9 @@ export function statementsFor(names: MessageTableNames): MessageStatements {
   const columns = `${conversation}, ${author}, content, is_edited, is_deleted, parent_id`;
   found = {
     select: `select ${own("m")}, u.display_name, u.avatar_url from ${table} m join users u on u.id = m.${author} where m.${conversation} = $1`,
+    pageOf: (conditions, order, limitParam) =>
+      `select m.*, u.display_name, u.avatar_url from (select ${own("m")} from ${table} m where m.${conversation} = $1${conditions} ` +
+      `order by m.id ${order} limit $${limitParam} offset $${limitParam + 1}) m join users u on u.id = m.user_id order by m.id ${order}`,
     selectByIds: `select ${own("m")}, u.display_name, u.avatar_url from ${table} m join users u on u.id = m.${author} where m.id = any($1::int[])`,
     insert: `insert into ${table} as m (${columns}) values ($1, $2, $3, false, false, null) returning ${own("m")}`,
     insertReply:
