@@ -33,7 +33,7 @@ import { type ClientIdRecord, sqliteClientIds } from "./client-ids";
 import { ConversationData } from "./conversation-data";
 import { ConversationGate, type Gated } from "./conversation-gate";
 import type { Conversation, ConversationAttachment, ConversationKindRules } from "./conversation-kind";
-import { ConversationWriter, type PostInput } from "./conversation-writer";
+import { ConversationWriter, type PostInput, type ReactionInput } from "./conversation-writer";
 import { conversationName, feedName, PING_FRAME, PONG_FRAME } from "./names";
 import { createNotifier } from "./notifier";
 import { Presence } from "./presence";
@@ -120,13 +120,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
   }
 
   /** Adds or removes the caller's reaction; answers the message's reactions as the caller sees them. */
-  react(input: {
-    conversationId: number;
-    userId: number;
-    messageId: number;
-    emoji: string;
-    present: boolean;
-  }): Promise<Gated<ReactionSummary[]>> {
+  react(input: ReactionInput): Promise<Gated<ReactionSummary[]>> {
     return this.writer.react(input);
   }
 

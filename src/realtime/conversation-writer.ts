@@ -72,6 +72,15 @@ export interface PostInput {
   parentId?: number | null;
 }
 
+/** A reaction added (`present`) or taken back by the caller. */
+export interface ReactionInput {
+  conversationId: number;
+  userId: number;
+  messageId: number;
+  emoji: string;
+  present: boolean;
+}
+
 export class ConversationWriter<C extends Conversation> {
   readonly queue: WriteQueue<StoredMessage & { thread?: ThreadCounters }, WebSocket>;
 
@@ -157,13 +166,7 @@ export class ConversationWriter<C extends Conversation> {
    * (`reaction.added` / `reaction.removed`) when something changed. Answers the message's
    * reactions as the user sees them.
    */
-  async react(input: {
-    conversationId: number;
-    userId: number;
-    messageId: number;
-    emoji: string;
-    present: boolean;
-  }): Promise<Gated<ReactionSummary[]>> {
+  async react(input: ReactionInput): Promise<Gated<ReactionSummary[]>> {
     return this.guarded(input.conversationId, input.userId, "write", async (conversation) => {
       const rate = await this.rateRefusal(input.userId, () => ({ kind: "reaction" }));
       if (rate) throw new Refused(rate);

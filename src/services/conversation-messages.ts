@@ -288,45 +288,46 @@ export interface MessageChange {
 }
 
 /** Replaces the content of a message; only its author may. */
-export async function editMessage(
+export function editMessage(
   db: Queryable,
   t: MessageTable,
   input: MessageChange & { content: string },
 ): Promise<ChangeOutcome> {
-  const existing = await getMessage(db, t, input.conversationId, input.messageId);
-  if (!existing || existing.isDeleted) return { kind: "not_found" };
-  if (existing.userId !== input.userId) return { kind: "forbidden" };
-  const [row] = await db
-    .update(t.messages)
-    .set({ content: input.content, isEdited: true })
-    .where(and(eq(t.columns.id, input.messageId), eq(t.columns.isDeleted, false)))
-    .returning({ updatedAt: t.columns.updatedAt });
-  if (!row) return { kind: "not_found" };
-  return {
-    kind: "ok",
-    message: { ...existing, content: input.content, isEdited: true, updatedAt: row.updatedAt as Date | null },
-  };
+  return changeMessage(db, t, input, false, { content: input.content, isEdited: true });
 }
 
 /** Soft-deletes a message: its author may, and so may a moderator (`moderator`: the kind decides). */
-export async function deleteMessage(
+export function deleteMessage(
   db: Queryable,
   t: MessageTable,
   input: MessageChange & { moderator: boolean },
 ): Promise<ChangeOutcome> {
+  return changeMessage(db, t, input, input.moderator, { content: "", isDeleted: true });
+}
+
+/**
+ * Changes a message that is not deleted, when the caller wrote it or `moderator` says they may
+ * anyway. The stored content stays as written on a delete (the row is only marked); what the
+ * change answers with is the message as clients see it now (`seen`).
+ */
+async function changeMessage(
+  db: Queryable,
+  t: MessageTable,
+  input: MessageChange,
+  moderator: boolean,
+  seen: { content: string; isEdited?: true; isDeleted?: true },
+): Promise<ChangeOutcome> {
   const existing = await getMessage(db, t, input.conversationId, input.messageId);
   if (!existing || existing.isDeleted) return { kind: "not_found" };
-  if (existing.userId !== input.userId && !input.moderator) return { kind: "forbidden" };
+  if (existing.userId !== input.userId && !moderator) return { kind: "forbidden" };
+  const stored = seen.isDeleted ? { isDeleted: true } : { content: seen.content, isEdited: true };
   const [row] = await db
     .update(t.messages)
-    .set({ isDeleted: true })
+    .set(stored)
     .where(and(eq(t.columns.id, input.messageId), eq(t.columns.isDeleted, false)))
     .returning({ updatedAt: t.columns.updatedAt });
   if (!row) return { kind: "not_found" };
-  return {
-    kind: "ok",
-    message: { ...existing, content: "", isDeleted: true, updatedAt: row.updatedAt as Date | null },
-  };
+  return { kind: "ok", message: { ...existing, ...seen, updatedAt: row.updatedAt as Date | null } };
 }
 
 // ---------------------------------------------------------------------------------------------
