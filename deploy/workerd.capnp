@@ -93,6 +93,7 @@ const api :Workerd.Worker = (
     (name = "WS_FRAMES_PER_SECOND", fromEnvironment = "WS_FRAMES_PER_SECOND"),
     (name = "ACCESS_CACHE_SECONDS", fromEnvironment = "ACCESS_CACHE_SECONDS"),
     (name = "MENTION_EVERYONE_MAX_READERS", fromEnvironment = "MENTION_EVERYONE_MAX_READERS"),
+    (name = "SEARCH_LANGUAGE", fromEnvironment = "SEARCH_LANGUAGE"),
     (name = "METRICS_ENABLED", fromEnvironment = "METRICS_ENABLED"),
     (name = "METRICS_TOKEN", fromEnvironment = "METRICS_TOKEN"),
     (name = "RATE_LIMITS_ENABLED", fromEnvironment = "RATE_LIMITS_ENABLED"),
@@ -110,6 +111,7 @@ const api :Workerd.Worker = (
     (name = "RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS", fromEnvironment = "RATE_LIMIT_DM_MESSAGE_PER_10_SECONDS"),
     (name = "RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE", fromEnvironment = "RATE_LIMIT_DM_THREAD_CREATE_PER_MINUTE"),
     (name = "RATE_LIMIT_REACTION_PER_MINUTE", fromEnvironment = "RATE_LIMIT_REACTION_PER_MINUTE"),
+    (name = "RATE_LIMIT_SEARCH_PER_MINUTE", fromEnvironment = "RATE_LIMIT_SEARCH_PER_MINUTE"),
 
     # Durable Object namespaces: the same bindings and classes as wrangler.toml.
     (name = "API_HOST", durableObjectNamespace = "ApiHost"),
