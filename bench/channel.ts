@@ -10,6 +10,10 @@
  *     without permessage-deflate offered, then 1000 subscribers offering it as browsers do;
  *   - workerd's RSS before and after each repetition of that matrix.
  *
+ * The memory runs open workerd's inspector (BENCH_INSPECT=0 leaves it closed) to add what RSS
+ * alone cannot tell: the JavaScript heap the sockets keep in use, and RSS after a full garbage
+ * collection, for ours and for the floor alike.
+ *
  * Prints figures; asserts nothing.
  *
  *   npm run bench:channel                 (tsx bench/channel.ts; about 8 minutes)
@@ -19,12 +23,14 @@
  * BENCH_ONLY=memory,fanout (both); BENCH_SMOKE=1 is a tiny run that only checks it works.
  */
 import { loadavg } from "node:os";
+import { freePort } from "../test/support/store";
 import { type Arrangement, arrange, channel } from "./lib/arrange";
 import { type CpuSource, processCpu, selfCpu } from "./lib/cpu";
 import { type Deployment, describeDeployment, startDeployment } from "./lib/deployment";
 import { describeRun, FanOut } from "./lib/fanout";
 import { startFloorWorkerd } from "./lib/floor";
 import { describeIdle, idleSockets } from "./lib/idle-memory";
+import { inspectorAt } from "./lib/inspector";
 import { rssKiB } from "./lib/proc";
 import { SMOKE, setting, sleep } from "./lib/stats";
 import { describeOpen, SocketFleet, type Subscriber } from "./lib/subscribers";
@@ -37,6 +43,7 @@ const REPEAT = setting("BENCH_REPEAT", 1, 1);
 const SIZES = SMOKE ? [1, 10, SOCKETS] : [1, 100, SOCKETS];
 /** Pause after opening subscribers: a measured run starts from a channel's steady state. */
 const OPEN_SETTLE_MS = SMOKE ? 500 : 5000;
+const INSPECT = process.env.BENCH_INSPECT !== "0";
 const ONLY = new Set((process.env.BENCH_ONLY ?? "memory,fanout").split(",").map((s) => s.trim()));
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 const fullSpeedTotal = (subscribers: number) =>
@@ -53,14 +60,29 @@ const tokenOf = (a: Arrangement) => (index: number) => {
 };
 
 async function memoryMatrix(d: Deployment, a: Arrangement, fleet: SocketFleet, fresh: boolean) {
-  const target = { url: socketUrl(d, a, "memory"), tokenOf: tokenOf(a), pid: () => d.pid("api") };
+  const target = {
+    url: socketUrl(d, a, "memory"),
+    tokenOf: tokenOf(a),
+    pid: () => d.pid("api"),
+    inspector: apiInspector,
+  };
   if (fresh) {
     console.log(
       describeIdle(`ours, from fresh (${USERS} users)`, await idleSockets(fleet, target, SOCKETS, HOLD_MS)),
     );
-    const floor = await startFloorWorkerd();
+    let floorHealth = "";
+    const floorInspector = INSPECT
+      ? inspectorAt(`127.0.0.1:${await freePort()}`, () => fetch(floorHealth))
+      : undefined;
+    const floor = await startFloorWorkerd({ inspectorAddress: floorInspector?.address });
+    floorHealth = `${floor.url.replace(/^ws/, "http")}/health`;
     try {
-      const floorTarget = { url: `${floor.url}/room`, tokenOf: () => "", pid: () => floor.pid };
+      const floorTarget = {
+        url: `${floor.url}/room`,
+        tokenOf: () => "",
+        pid: () => floor.pid,
+        inspector: floorInspector,
+      };
       console.log(
         describeIdle(
           "workerd's floor (do-nothing object), from fresh",
@@ -124,7 +146,12 @@ console.log(
     .map((n) => n.toFixed(2))
     .join(" ")}`,
 );
-const deployment = await startDeployment();
+let apiHealth = "";
+const apiInspector = INSPECT
+  ? inspectorAt(`127.0.0.1:${await freePort()}`, () => fetch(apiHealth))
+  : undefined;
+const deployment = await startDeployment({ inspectorAddress: apiInspector?.address });
+apiHealth = `${deployment.api}/health`;
 const cpuSources = (): CpuSource[] => [
   processCpu("workerd", deployment.pid("api")),
   processCpu("pgbouncer", deployment.pid("pgbouncer")),

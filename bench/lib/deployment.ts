@@ -42,11 +42,12 @@ export interface Deployment {
 }
 
 export async function startDeployment(
-  options: { connections?: Connections; dotenv?: Record<string, string> } = {},
+  options: { connections?: Connections; dotenv?: Record<string, string>; inspectorAddress?: string } = {},
 ): Promise<Deployment> {
   const connections = options.connections ?? connectionsFromEnv();
   const stack = await startSelfHostStack({
     dotenv: { ...LOAD_TEST_DOTENV, DATABASE_CONNECTIONS: connections, ...options.dotenv },
+    inspectorAddress: options.inspectorAddress,
   });
   const apiEnv = stack.compose.services.api?.environment ?? {};
   if (apiEnv.DATABASE_CONNECTIONS !== connections || apiEnv.RATE_LIMITS_ENABLED !== "false") {

@@ -48,7 +48,7 @@ export interface FloorWorkerd {
   stop(): Promise<void>;
 }
 
-export async function startFloorWorkerd(): Promise<FloorWorkerd> {
+export async function startFloorWorkerd(options: { inspectorAddress?: string } = {}): Promise<FloorWorkerd> {
   const deployed = loadWorkerdConfig();
   const dir = mkdtempSync(join(tmpdir(), "bench-floor-"));
   const port = await freePort();
@@ -74,9 +74,18 @@ const floor :Workerd.Worker = (
 `,
   );
   mkdirSync(join(dir, "storage"));
-  const workerd = new ManagedProcess("floor workerd", workerdBinary(), ["serve", join(dir, "floor.capnp")], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-  });
+  const workerd = new ManagedProcess(
+    "floor workerd",
+    workerdBinary(),
+    [
+      "serve",
+      join(dir, "floor.capnp"),
+      ...(options.inspectorAddress ? [`--inspector-addr=${options.inspectorAddress}`] : []),
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    },
+  );
   const stop = async () => {
     await workerd.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,12 @@
  * after a hold of 35 s and compared with its RSS before they opened. Read from a fresh process
  * (the first sockets also pay for objects, isolate growth and allocator arenas) or from a
  * warmed one (what one more socket costs once the process has held as many before).
+ *
+ * With workerd's inspector, two more readings while the sockets are still open: the JavaScript
+ * heap in use, and RSS after a full garbage collection. They tell what the process keeps per
+ * socket from what it has merely not collected yet.
  */
+import type { Inspector } from "./inspector";
 import { cpuSeconds, rssKiB } from "./proc";
 import { sleep } from "./stats";
 import { describeOpen, type OpenResult, type SocketFleet } from "./subscribers";
@@ -20,12 +25,19 @@ export interface IdleMemory {
   awakePerSocketKiB: number;
   /** workerd's CPU share while the sockets idle (and ping). */
   idleCpuShare: number;
+  /** With an inspector: per socket, the heap in use after the hold, and after a full GC with RSS. */
+  collected?: {
+    heapUsedPerSocketKiB: number;
+    heapUsedAfterGcPerSocketKiB: number;
+    rssAfterGcPerSocketKiB: number;
+  };
 }
 
 export interface IdleTarget {
   url: string;
   tokenOf: (index: number) => string;
   pid: () => number;
+  inspector?: Inspector;
 }
 
 export async function idleSockets(
@@ -36,6 +48,7 @@ export async function idleSockets(
   firstIndex = 0,
 ): Promise<IdleMemory> {
   const pid = target.pid();
+  const heapBefore = await target.inspector?.heap();
   const beforeKiB = rssKiB(pid);
   const opened = await fleet.openMany(target.url, count, firstIndex, target.tokenOf, { deflate: false });
   await sleep(3000);
@@ -46,8 +59,21 @@ export async function idleSockets(
   const afterKiB = rssKiB(pid);
   const idleCpuShare = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
   const stillOpen = opened.clients.filter((c) => c.ws.readyState === c.ws.OPEN).length;
+  const sockets = Math.max(1, opened.clients.length);
+  let collected: IdleMemory["collected"];
+  if (target.inspector && heapBefore) {
+    const heapAfter = await target.inspector.heap();
+    await target.inspector.collectGarbage();
+    await sleep(2000);
+    const heapCollected = await target.inspector.heap();
+    collected = {
+      heapUsedPerSocketKiB: (heapAfter.usedKiB - heapBefore.usedKiB) / sockets,
+      heapUsedAfterGcPerSocketKiB: (heapCollected.usedKiB - heapBefore.usedKiB) / sockets,
+      rssAfterGcPerSocketKiB: (rssKiB(pid) - beforeKiB) / sockets,
+    };
+  }
   fleet.terminate(opened.clients);
-  const per = (kib: number) => (kib - beforeKiB) / Math.max(1, opened.clients.length);
+  const per = (kib: number) => (kib - beforeKiB) / sockets;
   return {
     beforeKiB,
     awakeKiB,
@@ -57,6 +83,7 @@ export async function idleSockets(
     perSocketKiB: per(afterKiB),
     awakePerSocketKiB: per(awakeKiB),
     idleCpuShare,
+    collected,
   };
 }
 
@@ -65,6 +92,10 @@ export function describeIdle(label: string, m: IdleMemory): string {
   return (
     `  ${label}: ${m.opened.clients.length} sockets (${m.stillOpen} still open when read), RSS ${mib(m.beforeKiB)} -> ${mib(m.afterKiB)} MiB = ` +
     `${m.perSocketKiB.toFixed(1)} KiB per socket (3 s after opening: ${m.awakePerSocketKiB.toFixed(1)} KiB); ` +
-    `workerd CPU while they idle: ${(m.idleCpuShare * 100).toFixed(1)}%\n    ${describeOpen("opened", m.opened)}`
+    `workerd CPU while they idle: ${(m.idleCpuShare * 100).toFixed(1)}%\n    ${describeOpen("opened", m.opened)}` +
+    (m.collected
+      ? `\n    JavaScript heap in use: ${m.collected.heapUsedPerSocketKiB.toFixed(1)} KiB per socket; after a full GC ` +
+        `(inspector) ${m.collected.heapUsedAfterGcPerSocketKiB.toFixed(1)} KiB, RSS ${m.collected.rssAfterGcPerSocketKiB.toFixed(1)} KiB per socket`
+      : "")
   );
 }
