@@ -54,7 +54,14 @@ export interface PresentUser {
   display_name: string | null;
 }
 
+/** How long a registration in the user's socket-rooms set is trusted (see registerSockets). */
+const REGISTRATION_FRESH_MS = (SOCKET_ROOMS_GRACE_SECONDS * 1000) / 2;
+/** Users whose registration is remembered; past it the memory starts again (it only saves writes). */
+const MAX_REGISTRATIONS_REMEMBERED = 10_000;
+
 export abstract class ConversationRoom<C extends Conversation> extends SocketHost<ConversationAttachment> {
+  /** When this instance last added itself to a user's socket-rooms set (registerSockets). */
+  private readonly registeredAt = new Map<number, number>();
   private database: Database | undefined;
   private notifierInstance: Notifier | undefined;
   private readonly clientIds: ClientIdRecord;
@@ -222,7 +229,7 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
       );
       // Awaited so that a client asking "who is online" right after connecting sees itself.
       await this.keepOnline([handOff.userId], Date.now());
-      if (this.openSocketCount(handOff.userId) === 1) await this.registerSockets(handOff.userId);
+      if (this.openSocketCount(handOff.userId) === 1) await this.registerSockets(handOff.userId, Date.now());
       return response;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError || databaseUnavailable(error)) {
@@ -362,16 +369,37 @@ export abstract class ConversationRoom<C extends Conversation> extends SocketHos
    * On a user's first socket here, adds this conversation to the set of those where the user holds
    * sockets (store/keys.ts socketRoomsKey), which the user's notification feed reads to close a
    * revoked session's sockets here the moment it is revoked.
+   *
+   * A user who reconnects (a reload, a flaky network) comes back within seconds; the set written
+   * then still holds this room and lives for an access token's lifetime plus the grace, so it
+   * covers any token presented within the grace. A registration younger than half of it is not
+   * written again: one store round trip fewer per reconnect. The feed removes this room from the
+   * set only after this room answered that the user has no socket left (`closeSessions`), and then
+   * the memory of the registration is dropped too.
    */
-  private async registerSockets(userId: number): Promise<void> {
+  private async registerSockets(userId: number, now: number): Promise<void> {
     const store = this.store;
     if (!store || !this.config) return;
+    const last = this.registeredAt.get(userId);
+    if (last !== undefined && now - last < REGISTRATION_FRESH_MS) return;
     try {
       const name = conversationName(this.rules.kind, this.gate.claimedId());
       const ttlSeconds = this.config.jwt.accessTtlSeconds + SOCKET_ROOMS_GRACE_SECONDS;
       await store.addToSet(socketRoomsKey(userId), name, { ttlSeconds });
+      if (this.registeredAt.size >= MAX_REGISTRATIONS_REMEMBERED) this.registeredAt.clear();
+      this.registeredAt.set(userId, now);
     } catch (error) {
+      this.registeredAt.delete(userId);
       this.log.warn("could not record where the user holds sockets", { user_id: userId, err: error });
     }
+  }
+
+  override async closeSessions(
+    userId: number,
+    sessionIds: string[],
+  ): Promise<{ closed: number; remaining: number }> {
+    const outcome = await super.closeSessions(userId, sessionIds);
+    if (outcome.remaining === 0) this.registeredAt.delete(userId);
+    return outcome;
   }
 }

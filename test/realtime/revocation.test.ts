@@ -108,4 +108,33 @@ describe("revoking a session", () => {
     expect(await socketsIn("channel", channelId)).toBe(0);
     expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
   }, 30_000);
+
+  it("closes the sockets of users who reconnected, whether or not the room wrote where they are again", async () => {
+    const channelId = (
+      await as(app, room.owner).post(`/workspaces/${room.workspaceId}/channels`, { json: { name: "again" } })
+    ).body.id as number;
+    const revoke = async (device: TestUser) => {
+      const sid = String(jwtPayload(device.accessToken).sid);
+      expect((await as(app, device).delete(`/auth/sessions/${sid}`)).status).toBe(204);
+    };
+    // A first device registers the room in the user's set, then leaves.
+    const first = await joinChat(app, room, await secondDevice(), { channelId });
+    await first.close();
+    while ((await socketsIn("channel", channelId)) > 0) await new Promise((r) => setTimeout(r, 50));
+
+    // A reconnect within minutes: the room trusts its recent registration and writes nothing.
+    const reconnected = await secondDevice();
+    const socket = await joinChat(app, room, reconnected, { channelId });
+    await revoke(reconnected);
+    expect(await socketsIn("channel", channelId)).toBe(0);
+    expect(await closeFrame(socket)).toEqual({ code: 1008, reason: "Session revoked" });
+
+    // That revocation took the room out of the user's set (no socket of theirs was left in it), so
+    // the next socket must be registered again: its revocation reaches it too.
+    const later = await secondDevice();
+    const laterSocket = await joinChat(app, room, later, { channelId });
+    await revoke(later);
+    expect(await socketsIn("channel", channelId)).toBe(0);
+    expect(await closeFrame(laterSocket)).toEqual({ code: 1008, reason: "Session revoked" });
+  }, 30_000);
 });
