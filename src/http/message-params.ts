@@ -4,12 +4,14 @@
  * answer to a post.
  */
 import { z } from "zod";
+import type { PostInput } from "../realtime/conversation-writer";
 import type { PostOutcome } from "../realtime/write-ports";
 import type { StoredMessage } from "../services/conversation-messages";
 import {
   CLIENT_ID_MAX_CHARS,
   contentProblem,
   MESSAGE_MAX_CHARS,
+  normaliseClientId,
   PAGE_SIZE_MAX,
 } from "../services/message-rules";
 import { refusalError } from "./refusals";
@@ -62,6 +64,25 @@ export const repliesQuery = z.object({
 });
 
 export const messageEdit = z.object({ content: zContent() });
+
+/**
+ * What a REST post asks of its conversation's object, for channels and DM threads alike. The body
+ * has passed validation (length, unstorable text), so normaliseClientId only turns "" into none.
+ */
+export function postInput(
+  conversationId: number,
+  userId: number,
+  body: z.infer<typeof messageCreate>,
+): PostInput {
+  const clientId = normaliseClientId(body.client_id);
+  return {
+    conversationId,
+    userId,
+    content: body.content,
+    clientId: clientId.ok ? clientId.clientId : null,
+    parentId: body.parent_id ?? null,
+  };
+}
 
 /** The stored (or replayed) message of a post, with the client_id to echo; else the refusal's HTTP error. */
 export function postedMessage(outcome: PostOutcome<StoredMessage>): {

@@ -41,7 +41,14 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
-import { historyQuery, messageCreate, messageEdit, postedMessage, zCursor } from "../http/message-params";
+import {
+  historyQuery,
+  messageCreate,
+  messageEdit,
+  postedMessage,
+  postInput,
+  zCursor,
+} from "../http/message-params";
 import { rateLimitRefusal } from "../http/rate-limit";
 import { unwrap } from "../http/refusals";
 import { jsonBody, validate, zId, zInt, zText } from "../http/validation";
@@ -49,7 +56,7 @@ import { toDirectMessageRead, toReadStatus, toThreadRead } from "../presenters/d
 import { conversationStub } from "../realtime/port";
 import { normaliseEmail } from "../services/accounts";
 import { getThreadView, listThreads, openThread, THREAD_PAGE_DEFAULT, THREAD_PAGE_MAX } from "../services/dm";
-import { normaliseClientId, PAGE_SIZE_DEFAULT } from "../services/message-rules";
+import { PAGE_SIZE_DEFAULT } from "../services/message-rules";
 import { checkMessageRate } from "../services/rate-limits";
 
 const MAX_EMAIL_LENGTH = 255;
@@ -170,16 +177,8 @@ export const dmRoutes = new Hono<AppEnv>()
     jsonBody(directMessageCreate),
     async (c) => {
       const { thread_id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const clientId = normaliseClientId(body.client_id);
       const { message, clientId: echo } = postedMessage(
-        await thread(c, thread_id).post({
-          conversationId: thread_id,
-          userId: c.var.caller.userId,
-          content: body.content,
-          clientId: clientId.ok ? clientId.clientId : null,
-          parentId: body.parent_id ?? null,
-        }),
+        await thread(c, thread_id).post(postInput(thread_id, c.var.caller.userId, c.req.valid("json"))),
       );
       return c.json(toDirectMessageRead(message, echo));
     },

@@ -25,12 +25,19 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../context";
 import { requireAuth } from "../http/auth";
-import { historyQuery, messageCreate, messageEdit, postedMessage, zCursor } from "../http/message-params";
+import {
+  historyQuery,
+  messageCreate,
+  messageEdit,
+  postedMessage,
+  postInput,
+  zCursor,
+} from "../http/message-params";
 import { unwrap } from "../http/refusals";
 import { jsonBody, validate, zId } from "../http/validation";
 import { toMessageRead, toReadState } from "../presenters/messages";
 import { conversationStub } from "../realtime/port";
-import { normaliseClientId, PAGE_SIZE_DEFAULT } from "../services/message-rules";
+import { PAGE_SIZE_DEFAULT } from "../services/message-rules";
 
 export { messageCreate, messageEdit };
 export const channelParam = z.object({ channel_id: zId() });
@@ -75,16 +82,8 @@ export const messageRoutes = new Hono<AppEnv>()
     jsonBody(messageCreate),
     async (c) => {
       const { channel_id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const clientId = normaliseClientId(body.client_id);
       const { message, clientId: echo } = postedMessage(
-        await room(c, channel_id).post({
-          conversationId: channel_id,
-          userId: c.var.caller.userId,
-          content: body.content,
-          clientId: clientId.ok ? clientId.clientId : null,
-          parentId: body.parent_id ?? null,
-        }),
+        await room(c, channel_id).post(postInput(channel_id, c.var.caller.userId, c.req.valid("json"))),
       );
       return c.json(toMessageRead(message, echo));
     },
