@@ -38,19 +38,6 @@ import { UNREAD_COUNT_CAP } from "./message-rules";
 export const THREAD_PAGE_DEFAULT = 50;
 export const THREAD_PAGE_MAX = 50;
 
-export interface DirectMessageView {
-  id: number;
-  threadId: number;
-  /** The sender (`sender_id`). */
-  userId: number;
-  content: string;
-  isEdited: boolean;
-  isDeleted: boolean;
-  createdAt: Date;
-  updatedAt: Date | null;
-  author: Author;
-}
-
 export interface ThreadView {
   thread: DirectMessageThread;
   /** The two participants, lower user id first. */
