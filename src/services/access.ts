@@ -399,18 +399,20 @@ export async function channelReaders(
   const rows = await db.execute<{ id: number; display_name: string }>(sql`
     select u.id, u.display_name from users u
     where ${channelReadableBy(sql`${channelId}`, sql`u.id`)}
-      ${
-        handles
-          ? sql`and lower(u.display_name) in (${sql.join(
-              handles.map((h) => sql`${h}`),
-              sql`, `,
-            )})`
-          : sql``
-      }
+      ${onlyHandles(handles)}
     order by u.id
     limit ${options.limit}`);
   return rows.map((row) => ({ id: Number(row.id), handle: row.display_name }));
 }
+
+/** `and` the user `u` has one of these (lower-cased) handles; nothing when there is no list. */
+const onlyHandles = (handles: readonly string[] | undefined) =>
+  handles
+    ? sql`and lower(u.display_name) in (${sql.join(
+        handles.map((h) => sql`${h}`),
+        sql`, `,
+      )})`
+    : sql``;
 
 /** A thread's participants (the thread's readers), optionally only those whose handle is one of `handles`. */
 export async function threadReaders(
@@ -423,14 +425,7 @@ export async function threadReaders(
   const rows = await db.execute<{ id: number; display_name: string }>(sql`
     select u.id, u.display_name from users u
     where u.id in (${thread.user1Id}, ${thread.user2Id})
-      ${
-        handles
-          ? sql`and lower(u.display_name) in (${sql.join(
-              handles.map((h) => sql`${h}`),
-              sql`, `,
-            )})`
-          : sql``
-      }
+      ${onlyHandles(handles)}
     order by u.id`);
   return rows.map((row) => ({ id: Number(row.id), handle: row.display_name }));
 }
