@@ -1,7 +1,8 @@
 /**
  * The Upstash store fails fast with StoreUnavailableError instead of hanging
  * (docs/original-defects.md#d15-store-expiry-and-outages), and the bridge keeps answering (500) while Redis
- * is away and recovers when it is back. Times are reported, not asserted beyond generous bounds.
+ * is away and recovers when it is back. Times are reported, never asserted: a store that hung would
+ * hold the test until its own timeout, and the errors say which bound fired ("no answer within 300 ms").
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,7 +12,6 @@ import { UpstashStore } from "../../src/store/upstash-store";
 import { freePort, spawnRedisServer, startTestStore, uniqueKeyPrefix } from "../support/store";
 
 const TOKEN = "failure-test-token";
-const GENEROUS_BOUND_MS = 8000;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -74,9 +74,8 @@ describe("UpstashStore when the store is unreachable", () => {
       ["closed port, increment", () => store.increment("k", { ttlSeconds: 60 })],
       ["closed port, ping", () => store.ping()],
     ] as const) {
-      const { error, ms } = await timed(label, operation);
+      const { error } = await timed(label, operation);
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect(ms).toBeLessThan(GENEROUS_BOUND_MS);
     }
   });
 
@@ -84,10 +83,9 @@ describe("UpstashStore when the store is unreachable", () => {
     const silent = await silentServer();
     cleanups.push(() => silent.close());
     const store = storeAt(`http://127.0.0.1:${silent.port}`, { timeoutMs: 300 });
-    const { error, ms } = await timed("silent HTTP server, get (timeoutMs 300)", () => store.get("k"));
+    const { error } = await timed("silent HTTP server, get (timeoutMs 300)", () => store.get("k"));
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as Error).message).toMatch(/no answer within 300 ms/);
-    expect(ms).toBeLessThan(GENEROUS_BOUND_MS);
   });
 
   it("reports a wrong token as StoreUnavailableError", async (context) => {
@@ -139,9 +137,8 @@ describe("bridge up, Redis down", () => {
       ["bridge up, Redis down, increment", () => store.increment("k", { ttlSeconds: 60 })],
       ["bridge up, Redis down, ping", () => store.ping()],
     ] as const) {
-      const { error, ms } = await timed(label, operation);
+      const { error } = await timed(label, operation);
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect(ms).toBeLessThan(GENEROUS_BOUND_MS);
     }
   });
 
@@ -155,9 +152,8 @@ describe("bridge up, Redis down", () => {
     });
     cleanups.push(() => silentBridge.close());
     const store = storeAt(silentBridge.url);
-    const { error, ms } = await timed("bridge up, Redis silent, get", () => store.get("k"));
+    const { error } = await timed("bridge up, Redis silent, get", () => store.get("k"));
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(ms).toBeLessThan(GENEROUS_BOUND_MS);
   });
 });
 
@@ -178,11 +174,10 @@ describe("Redis going away and coming back behind a running bridge", () => {
 
     await redis.stop();
     current = null;
-    const { error, ms } = await timed("Redis stopped behind a running bridge, increment", () =>
+    const { error } = await timed("Redis stopped behind a running bridge, increment", () =>
       store.increment("visits", { ttlSeconds: 60 }),
     );
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(ms).toBeLessThan(GENEROUS_BOUND_MS);
 
     const restarted = await spawnRedisServer(redis.port);
     current = restarted;
